@@ -1,0 +1,119 @@
+/*  manifest.h: the cluster manifest, parsed from YAML with libyaml.
+
+    A manifest declares one cluster: where the coordinator listens and keeps
+    its data, which workers exist and which actors each hosts, the taxonomy
+    of labels, the item format, and sections later subsystems fill (model,
+    active learning). The parser is strict: unknown keys, wrong types,
+    duplicate keys, out-of-range numbers and duplicate names are errors, and
+    every error names "file:line:column: key: problem" so a person can fix
+    the file without guessing.
+
+    A parsed manifest_t is immutable; consumers that live on other threads
+    parse their own copy from the text (manifests are small), so nothing is
+    shared between threads.
+*/
+#ifndef ANNOTATE_MANIFEST_H
+#define ANNOTATE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MANIFEST_MAX_BYTES      (1u << 20)   /* larger input is refused */
+#define MANIFEST_MAX_NAME       128          /* names of cluster, workers, actors, labels */
+#define MANIFEST_MAX_LABELS     1024
+#define MANIFEST_MAX_WORKERS    1024
+#define MANIFEST_MAX_ACTORS     256          /* per worker */
+#define MANIFEST_MAX_VECTOR_DIM 65536
+
+typedef enum {
+    ACTOR_ANNOTATION = 1,       /* "annotation": labels batches of items */
+    ACTOR_ACTIVE_LEARNING = 2,  /* "active_learning": routes to review / auto-accept */
+    ACTOR_RETRAINING = 3        /* "retraining": trains new model versions */
+} actor_type_t;
+
+const char *actor_type_name (actor_type_t type);
+/*  Returns 0 when the name is unknown.  */
+actor_type_t actor_type_parse (const char *name);
+
+typedef struct {
+    char *name;                 /* unique across the whole manifest */
+    actor_type_t type;
+} manifest_actor_t;
+
+typedef struct {
+    char *name;                 /* unique; a worker started with --name NAME gets these actors */
+    uint32_t capacity;          /* batches it may hold at once, default 4; 1..1024 */
+    manifest_actor_t *actors;
+    size_t n_actors;
+} manifest_worker_t;
+
+typedef struct {
+    char *name;                 /* unique, valid UTF-8, 1..MANIFEST_MAX_NAME bytes */
+    char *description;          /* may be NULL */
+    char **examples;            /* may be empty */
+    size_t n_examples;
+} manifest_label_t;
+
+typedef struct {
+    char *cluster_name;         /* cluster.name, default "annotate" */
+
+    /* coordinator: */
+    char *grpc_listen;          /* coordinator.grpc_listen, default "127.0.0.1:7400" */
+    char *cluster_bind;         /* coordinator.cluster_bind (ZeroMQ), default "tcp://127.0.0.1:7401" */
+    char *data_dir;             /* coordinator.data_dir, default "./annotate-data" */
+    uint32_t heartbeat_ms;      /* coordinator.heartbeat_ms, default 1000; 50..60000 */
+    uint32_t liveness;          /* coordinator.liveness, default 3; 2..100 */
+    uint32_t batch_size;        /* coordinator.batch_size, default 256; 1..65536 */
+    uint64_t max_pending;       /* coordinator.max_pending, default 1000000; 1..1e9 */
+    uint64_t max_message_bytes; /* coordinator.max_message_bytes, default 16 MiB; 4 KiB..1 GiB */
+    uint64_t initial_map_bytes; /* coordinator.initial_map_mb * MiB, default 1024 MiB */
+    uint64_t max_map_bytes;     /* coordinator.max_map_mb * MiB, 0 = no limit (default) */
+    uint32_t grpc_threads;      /* coordinator.grpc_threads, default 8; 1..256 */
+    uint32_t max_watchers;      /* coordinator.max_watchers, default 16; 1..1024 */
+
+    /* items: */
+    uint32_t vector_dim;        /* items.vector_dim, default 0 (no vectors); 0..MANIFEST_MAX_VECTOR_DIM */
+    uint32_t max_text_bytes;    /* items.max_text_bytes, default 65536 */
+    uint32_t max_meta_bytes;    /* items.max_meta_bytes, default 16384 */
+
+    /* taxonomy: */
+    char *taxonomy_description; /* taxonomy.description, may be NULL */
+    manifest_label_t *labels;   /* taxonomy.labels */
+    size_t n_labels;
+
+    /* workers: */
+    manifest_worker_t *workers;
+    size_t n_workers;
+
+    /* model: (filled by the learning-loop work; parsed and checked now) */
+    char *model_type;           /* model.type: "none" (default) or "linear" */
+    uint32_t model_hash_bits;   /* model.hash_bits, default 18; 10..24 */
+
+    /* active_learning: */
+    char *al_strategy;          /* active_learning.strategy: "margin" (default), "least_confidence", "entropy" */
+    double al_target_accuracy;  /* active_learning.target_accuracy, default 0.95; (0,1] */
+    uint64_t al_review_budget;  /* active_learning.review_budget, default 0 = unlimited */
+
+    char *source_name;          /* the file name errors were reported against */
+} manifest_t;
+
+/*  Parses YAML text. source_name is used in error messages ("<embedded>",
+    a path, "-"). On error returns NULL and writes "file:line:column: ..."
+    into err.  */
+manifest_t *manifest_parse (const char *text, size_t len, const char *source_name,
+                            char *err, size_t errlen);
+
+/*  Reads and parses a file; errors as above (I/O errors name the path).  */
+manifest_t *manifest_load (const char *path, char *err, size_t errlen);
+
+/*  The manifest compiled into the binary (deploy/default.yaml).  */
+const char *manifest_default_text (size_t *len);
+
+void manifest_destroy (manifest_t **self_p);
+
+/*  Lookups; NULL / -1 when absent.  */
+const manifest_worker_t *manifest_worker (const manifest_t *self, const char *name);
+int manifest_label_index (const manifest_t *self, const char *label);
+
+#endif

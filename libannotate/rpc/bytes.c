@@ -1,0 +1,43 @@
+/*  bytes.c: see bytes.h.  */
+#include "rpc/bytes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/slice.h>
+
+grpc_byte_buffer *
+rpc_pack (const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size (msg);
+    grpc_slice slice = grpc_slice_malloc (len);
+    protobuf_c_message_pack (msg, GRPC_SLICE_START_PTR (slice));
+    grpc_byte_buffer *buf = grpc_raw_byte_buffer_create (&slice, 1);
+    grpc_slice_unref (slice);
+    return buf;
+}
+
+ProtobufCMessage *
+rpc_unpack (grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc, size_t max_bytes,
+            int *too_big)
+{
+    if (too_big)
+        *too_big = 0;
+    if (!buf)
+        return NULL;
+    size_t len = grpc_byte_buffer_length (buf);
+    if (len > max_bytes) {
+        if (too_big)
+            *too_big = 1;
+        return NULL;
+    }
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init (&reader, buf))
+        return NULL;
+    grpc_slice flat = grpc_byte_buffer_reader_readall (&reader);
+    grpc_byte_buffer_reader_destroy (&reader);
+    ProtobufCMessage *msg = protobuf_c_message_unpack (desc, NULL, GRPC_SLICE_LENGTH (flat),
+                                                       GRPC_SLICE_START_PTR (flat));
+    grpc_slice_unref (flat);
+    return msg;
+}

@@ -1,0 +1,175 @@
+/*  store.h: the durable state of a cluster, in one LMDB environment.
+
+    Named databases (keys are UTF-8 item ids unless said otherwise):
+      items     id -> packed annotate.v1.Item (text, vector, meta, content hash)
+      labels    id -> packed annotate.v1.Label, the current label
+      state     id -> item_state_t (status, pending ticket, last label seq)
+      history   be64 seq -> packed annotate.v1.LabelEvent, append only
+      pending   be64 ticket -> id: items waiting for annotation, in ingest order
+      manifests be64 version -> manifest YAML text
+      meta      "schema" -> u32, "counters" -> store_counters_t
+
+    Invariants:
+      - history sequence numbers start at 1, increase by one per event and
+        are never reused; an item's current label is its newest event.
+      - an item is in `pending` iff its state.ticket != 0; a label result is
+        applied only when it carries that same ticket, and applying it clears
+        the ticket in the same transaction. So a redelivered or late batch can
+        never write a second label event for the same annotation.
+      - only the writer (store_writer.h) opens write transactions; every
+        other thread reads through store_read_begin / store_read_end, which
+        never block the writer.
+      - the map grows (doubling) when LMDB reports MDB_MAP_FULL, up to
+        max_map_bytes when set; readers hold a shared lock so a resize never
+        happens under an open read transaction.
+*/
+#ifndef ANNOTATE_STORE_H
+#define ANNOTATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "annotate/v1/annotate.pb-c.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_MAX_ID_BYTES   256
+
+typedef struct store store_t;
+
+typedef struct {
+    const char *dir;            /* created (0700) if missing; data file is 0600 */
+    uint64_t initial_map_bytes; /* 0: 1 GiB */
+    uint64_t max_map_bytes;     /* 0: no limit beyond the disk */
+    bool no_sync;               /* benchmarks of the store alone only: loses durability */
+} store_config_t;
+
+typedef struct {
+    uint8_t status;             /* Annotate__V1__ItemStatus */
+    uint8_t source;             /* Annotate__V1__LabelSource of the current label, 0 if none */
+    uint8_t pad[6];
+    uint64_t ticket;            /* key in `pending`, 0 when not waiting */
+    uint64_t label_seq;         /* seq of the current label event, 0 if none */
+} item_state_t;
+
+typedef struct {
+    uint64_t items;             /* entries in `items` */
+    uint64_t labelled;          /* items with a current label */
+    uint64_t pending;           /* entries in `pending` */
+    uint64_t last_seq;          /* newest history seq, 0 if none */
+    uint64_t last_ticket;       /* newest pending ticket ever issued */
+    uint64_t manifest_version;  /* newest stored manifest, 0 if none */
+    uint64_t map_bytes;         /* current map size */
+    uint64_t used_bytes;        /* pages in use * page size */
+} store_stats_t;
+
+store_t *store_open (const store_config_t *config, char *err, size_t errlen);
+void store_destroy (store_t **self_p);
+MDB_env *store_env (store_t *self);
+
+/* ---- reading (any thread) -------------------------------------------- */
+
+/*  Begins a read transaction for this thread; returns NULL (and logs) only
+    if LMDB cannot. Pair every call with store_read_end. Keep them short:
+    a read transaction pins old pages and blocks a map resize.  */
+MDB_txn *store_read_begin (store_t *self);
+void store_read_end (store_t *self, MDB_txn *txn);
+
+void store_stats (store_t *self, MDB_txn *txn, store_stats_t *out);
+
+/*  Item, current label (NULL if none), state. Return 0, or MDB_NOTFOUND.
+    Unpacked objects are freed with protobuf_c_message_free_unpacked.  */
+int store_get_item (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                    Annotate__V1__Item **item, Annotate__V1__Label **label,
+                    item_state_t *state);
+
+/*  Calls fn for each history event of one item, oldest first. The item's
+    events are found through an index, not a scan. Returns the count.  */
+typedef bool (*store_event_fn) (void *arg, uint64_t seq, const uint8_t *packed, size_t len);
+size_t store_item_history (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                           store_event_fn fn, void *arg);
+
+/*  Calls fn for events with seq > after_seq in order until fn returns
+    false or max events were seen. Returns the number passed to fn.  */
+size_t store_history_after (store_t *self, MDB_txn *txn, uint64_t after_seq, size_t max,
+                            store_event_fn fn, void *arg);
+
+/*  Pending items with ticket > after_ticket, in ticket order, until fn
+    returns false or max were seen. item is a borrowed, packed Item.  */
+typedef bool (*store_pending_fn) (void *arg, uint64_t ticket, const char *id, size_t id_len,
+                                  const uint8_t *item, size_t item_len);
+size_t store_pending_after (store_t *self, MDB_txn *txn, uint64_t after_ticket, size_t max,
+                            store_pending_fn fn, void *arg);
+
+/*  Items in id order starting after `after_id` (NULL: from the first),
+    visiting at most scan_limit keys. fn returns false to stop. Returns the
+    last id visited in *last (caller frees), for paging.  */
+typedef bool (*store_item_fn) (void *arg, const char *id, size_t id_len,
+                               const item_state_t *state, const uint8_t *label, size_t label_len,
+                               const uint8_t *item, size_t item_len);
+size_t store_scan_items (store_t *self, MDB_txn *txn, const char *after_id, size_t scan_limit,
+                         store_item_fn fn, void *arg, char **last);
+
+/*  Manifest text of a version (0: newest). Caller frees *text.  */
+int store_get_manifest (store_t *self, MDB_txn *txn, uint64_t version, char **text, size_t *len,
+                        uint64_t *version_out);
+
+/* ---- writing (the writer thread only; see store_writer.h) ------------ */
+
+typedef enum {
+    STORE_OK = 0,
+    STORE_INVALID = 1,      /* a field is invalid; message names it */
+    STORE_CONFLICT = 2,     /* id exists with other content and replace is off */
+    STORE_FULL = 3,         /* map at max_map_bytes, or the disk is full */
+    STORE_OVERLOADED = 4,   /* max_pending reached */
+    STORE_IO = 5            /* LMDB failed otherwise */
+} store_status_t;
+
+/*  What ingest checks items against; owned by the writer.  */
+typedef struct {
+    uint32_t vector_dim;        /* 0: vectors are refused */
+    uint64_t max_pending;
+    char **labels;              /* taxonomy; a gold label must be one of these */
+    size_t n_labels;
+} store_policy_t;
+
+typedef struct {
+    uint64_t accepted, unchanged, replaced, pending, last_seq;
+} store_ingest_result_t;
+
+/*  One transaction's worth of work. All of a request's items are applied or
+    none: on any error nothing of that request is written and err names the
+    field ("items[3].vector: ..."). These run inside the writer's open txn.  */
+store_status_t store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
+                                 Annotate__V1__Item *const *items, size_t n, bool replace,
+                                 int64_t now_ms, store_ingest_result_t *res,
+                                 char *err, size_t errlen);
+
+typedef struct {
+    const char *id;
+    uint64_t ticket;            /* must equal the item's state.ticket */
+    const Annotate__V1__Label *label;  /* time_ms is set by the store */
+} store_label_t;
+
+/*  Applies labels whose ticket still matches; others are counted in
+    *discarded (late or redelivered results). Each applied label appends one
+    history event.  */
+store_status_t store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size_t n,
+                                 int64_t now_ms, uint64_t *applied, uint64_t *discarded,
+                                 char *err, size_t errlen);
+
+store_status_t store_txn_put_manifest (store_t *self, MDB_txn *txn, const char *text, size_t len,
+                                       uint64_t *version);
+
+/*  Write transaction helpers for the writer: begin, commit with MAP_FULL
+    handling. store_write_commit returns MDB_MAP_FULL after growing the map
+    (the caller redoes the transaction), or another LMDB code.  */
+int store_write_begin (store_t *self, MDB_txn **txn);
+int store_write_commit (store_t *self, MDB_txn *txn);
+void store_write_abort (store_t *self, MDB_txn *txn);
+/*  Grows the map after MDB_MAP_FULL; false when max_map_bytes forbids.  */
+bool store_grow (store_t *self);
+
+#endif
