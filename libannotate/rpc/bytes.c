@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 
 grpc_byte_buffer *

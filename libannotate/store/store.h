@@ -5,9 +5,10 @@
       labels    id -> packed annotate.v1.Label, the current label
       state     id -> item_state_t (status, pending ticket, last label seq)
       history   be64 seq -> packed annotate.v1.LabelEvent, append only
+      item_seq  id -> be64 seq (dupsort): an item's events, for GetItem
       pending   be64 ticket -> id: items waiting for annotation, in ingest order
       manifests be64 version -> manifest YAML text
-      meta      "schema" -> u32, "counters" -> store_counters_t
+      meta      "schema" -> be64 version, "last_ticket" -> be64
 
     Invariants:
       - history sequence numbers start at 1, increase by one per event and
@@ -52,6 +53,7 @@ typedef struct {
     uint8_t pad[6];
     uint64_t ticket;            /* key in `pending`, 0 when not waiting */
     uint64_t label_seq;         /* seq of the current label event, 0 if none */
+    uint8_t hash[16];           /* content hash, as in Item.content_hash */
 } item_state_t;
 
 typedef struct {

@@ -12,9 +12,14 @@
     sockets: the caller owns the request and must keep it alive until the
     answer arrives.
 
-    Messages it takes (on inproc://store-writer, ROUTER):
+    Messages it takes (on its own inproc ROUTER, reached via store_client_t):
       [ptr to store_request_t]  -> answered with the same pointer
     and on its pipe: "$TERM".
+
+    After every commit it publishes on a PUB socket (see
+    store_writer_events_endpoint) one message of two frames: "commit" and
+    16 bytes: be64 last_ticket, be64 last_seq. Subscribers (the cluster
+    actor, watch streams) use it as a wake-up only; the store is the truth.
 */
 #ifndef ANNOTATE_STORE_WRITER_H
 #define ANNOTATE_STORE_WRITER_H
@@ -57,6 +62,9 @@ typedef struct store_client store_client_t;
 /*  Starts the writer actor with an initial policy (copied).  */
 store_writer_t *store_writer_new (store_t *store, const store_policy_t *policy);
 void store_writer_destroy (store_writer_t **self_p);
+
+/*  inproc endpoint of the commit-event PUB socket; connect a SUB to it.  */
+const char *store_writer_events_endpoint (store_writer_t *self);
 
 /*  A per-thread handle. Blocking calls send one request and wait for its
     answer; the async pair lets an actor keep working meanwhile.  */

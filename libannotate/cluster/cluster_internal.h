@@ -1,0 +1,157 @@
+/*  cluster_internal.h: the cluster actor's private state, shared by the
+    files that implement it (all of them run on the actor's one thread):
+
+      cluster.c           public API, the actor's loop, control requests
+      cluster_workers.c   registration, heartbeats, liveness, ASSIGN
+      cluster_dispatch.c  credits, batches from `pending`, redelivery
+      cluster_results.c   RESULT validation, label requests to the writer
+      cluster_status.c    ClusterStatusResponse, rates, manifest adoption
+
+    Memory is bounded by the cluster's shape, not by the item count: the
+    actor keeps only the batches in flight (at most the sum of the workers'
+    capacities), the items of dead workers' batches waiting to go out again,
+    and at most CLUSTER_MAX_WAITING label jobs queued for the writer.
+*/
+#ifndef ANNOTATE_CLUSTER_INTERNAL_H
+#define ANNOTATE_CLUSTER_INTERNAL_H
+
+#include <czmq.h>
+
+#include "annotate/v1/cluster.pb-c.h"
+#include "cluster/cluster.h"
+#include "manifest/manifest.h"
+#include "wire/wire.h"
+
+#define CLUSTER_LOG               "cluster"
+#define CLUSTER_TICK_MS           50      /* dispatch / liveness timer */
+#define CLUSTER_MAX_OUTSTANDING   64      /* label requests at the writer */
+#define CLUSTER_MAX_WAITING       1024    /* label jobs queued behind them */
+#define CLUSTER_MAX_WORKERS       4096    /* records, alive or dead */
+#define CLUSTER_MAX_ATTEMPTS      5       /* an item unlabelled this often is left pending */
+#define CLUSTER_MAX_TAGS          64
+#define CLUSTER_MAX_TAG_BYTES     256
+#define CLUSTER_MAX_HOST_BYTES    256
+#define CLUSTER_MAX_CAPACITY      1024
+#define CLUSTER_RATE_SLOTS        11      /* one sample a second: rates over ~10 s */
+
+typedef struct {
+    char *id;
+    uint64_t ticket;
+    uint32_t attempts;          /* times it came back unlabelled */
+} item_ref_t;
+
+typedef struct worker worker_t;
+
+typedef struct {
+    uint64_t batch_id;
+    worker_t *worker;
+    item_ref_t **items;         /* owned */
+    size_t n_items;
+} batch_t;
+
+struct worker {
+    char *name;
+    char *host;
+    uint32_t pid;
+    char **tags;
+    size_t n_tags;
+    zframe_t *identity;         /* current routing id */
+    char *idkey;                /* hex of identity: key in by_identity */
+    uint32_t capacity;
+    uint32_t in_flight;         /* batches it holds */
+    bool alive;
+    bool annotates;             /* the manifest places an annotation actor on it */
+    uint32_t heartbeat_ms;      /* what its WELCOME told it */
+    uint32_t liveness;
+    int64_t last_seen_us;       /* monotonic */
+    int64_t last_seen_ms;       /* wall clock, for status */
+    int64_t last_dispatch;      /* round-robin tie-break */
+    uint64_t batches_done;
+    uint64_t items_done;
+};
+
+typedef struct {
+    store_request_t req;
+    Annotate__V1__Result *result;   /* owns the strings the labels point into */
+    store_label_t *labels;
+    Annotate__V1__Label *lbls;
+    char *worker_name;
+} label_job_t;
+
+typedef struct {
+    int64_t t_us;
+    uint64_t labels;
+    uint64_t tickets;
+} rate_sample_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *router;            /* workers */
+    zsock_t *ctl;               /* cluster_client_t requests */
+    zsock_t *events;            /* writer commit events (SUB) */
+    zpoller_t *poller;
+    bool router_paused;         /* too many label jobs waiting: stop reading */
+    store_t *store;
+    store_writer_t *writer;
+    store_client_t *client;
+    manifest_t *manifest;
+    uint64_t manifest_version;
+    size_t max_message_bytes;
+
+    zhashx_t *workers;          /* name -> worker_t, owns */
+    zhashx_t *by_identity;      /* idkey -> worker_t, borrowed */
+    int64_t next_heartbeat_us;
+    int64_t dispatch_seq;
+
+    zhashx_t *batches;          /* "%llu" batch id -> batch_t, owns */
+    zlistx_t *redeliver;        /* item_ref_t *, owns; dispatched before new items */
+    uint64_t cursor;            /* highest pending ticket dispatched */
+    uint64_t next_batch_id;
+    uint64_t in_flight_items;
+    uint64_t redelivered;       /* batches dispatched again after a worker died */
+
+    size_t outstanding;         /* label jobs at the writer */
+    zlistx_t *waiting;          /* label_job_t *, owns, not yet sent */
+    uint64_t labels_applied;
+
+    rate_sample_t rates[CLUSTER_RATE_SLOTS];
+    size_t n_rates;
+    int64_t next_rate_us;
+    int64_t started_ms;
+} engine_t;
+
+/* cluster_workers.c */
+worker_t *engine_worker_of (engine_t *e, zframe_t *identity);
+void engine_on_register (engine_t *e, wire_msg_t *msg);
+void engine_on_goodbye (engine_t *e, worker_t *w);
+void engine_send_reconnect (engine_t *e, zframe_t *identity);
+void engine_declare_dead (engine_t *e, worker_t *w, const char *why);
+void engine_heartbeat_tick (engine_t *e);
+void engine_send_assign (engine_t *e, worker_t *w);
+void engine_refresh_placement (engine_t *e);
+void worker_free (void **item);
+char *identity_key (zframe_t *identity);
+
+/* cluster_dispatch.c */
+void engine_dispatch (engine_t *e);
+/*  Takes a batch out of the table: its items go back to redelivery (when
+    requeue) and the worker's credit is returned. NULL if unknown.  */
+batch_t *engine_batch_take (engine_t *e, uint64_t batch_id);
+void engine_requeue (engine_t *e, item_ref_t **items, size_t n, bool front);
+void batch_free (batch_t **b);
+void item_ref_free (void **item);
+
+/* cluster_results.c */
+void engine_on_result (engine_t *e, worker_t *w, wire_msg_t *msg);
+void engine_on_writer_answer (engine_t *e);
+void engine_flush_waiting (engine_t *e);
+void label_job_free (void **item);
+bool engine_writer_busy (const engine_t *e);
+
+/* cluster_status.c */
+void engine_rate_tick (engine_t *e);
+zframe_t *engine_status (engine_t *e);
+int engine_adopt_manifest (engine_t *e, const char *text, size_t len, uint64_t version,
+                           char *err, size_t errlen);
+
+#endif
