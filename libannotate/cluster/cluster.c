@@ -44,6 +44,8 @@ s_engine_destroy (engine_t **e_p)
     if (!e)
         return;
     zpoller_destroy (&e->poller);
+    for (batch_t *b = e->batches ? zhashx_first (e->batches) : NULL; b; b = zhashx_next (e->batches))
+        batch_free (&b);
     zhashx_destroy (&e->batches);
     zhashx_destroy (&e->by_identity);
     zhashx_destroy (&e->workers);
@@ -97,7 +99,6 @@ s_engine_new (zsock_t *pipe, const actor_args_t *args, char *err, size_t errlen)
     zhashx_set_destructor (e->workers, worker_free);
     e->by_identity = zhashx_new ();
     e->batches = zhashx_new ();
-    zhashx_set_destructor (e->batches, (zhashx_destructor_fn *) batch_free);
     e->redeliver = zlistx_new ();
     zlistx_set_destructor (e->redeliver, item_ref_free);
     e->waiting = zlistx_new ();

@@ -63,6 +63,7 @@ struct worker {
     bool annotates;             /* the manifest places an annotation actor on it */
     uint32_t heartbeat_ms;      /* what its WELCOME told it */
     uint32_t liveness;
+    uint32_t max_batch;         /* what its WELCOME told it */
     int64_t last_seen_us;       /* monotonic */
     int64_t last_seen_ms;       /* wall clock, for status */
     int64_t last_dispatch;      /* round-robin tie-break */
@@ -103,7 +104,7 @@ typedef struct {
     int64_t next_heartbeat_us;
     int64_t dispatch_seq;
 
-    zhashx_t *batches;          /* "%llu" batch id -> batch_t, owns */
+    zhashx_t *batches;          /* "%llu" batch id -> batch_t, owned (freed by hand) */
     zlistx_t *redeliver;        /* item_ref_t *, owns; dispatched before new items */
     uint64_t cursor;            /* highest pending ticket dispatched */
     uint64_t next_batch_id;

@@ -194,6 +194,7 @@ s_fill_record (engine_t *e, worker_t *w, zframe_t *identity, const Annotate__V1_
     w->annotates = s_annotates (e->manifest, w->name);
     w->heartbeat_ms = e->manifest->heartbeat_ms;
     w->liveness = e->manifest->liveness;
+    w->max_batch = e->manifest->batch_size;
     w->last_seen_us = time_mono_us ();
     w->last_seen_ms = time_now_ms ();
 }
@@ -257,7 +258,7 @@ engine_on_register (engine_t *e, wire_msg_t *msg)
     wel.cluster = e->manifest->cluster_name;
     wel.heartbeat_ms = w->heartbeat_ms;
     wel.liveness = w->liveness;
-    wel.max_batch = e->manifest->batch_size;
+    wel.max_batch = w->max_batch;
     s_send (e, w, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_WELCOME, &wel.base);
     if (w->alive)
         engine_send_assign (e, w);
