@@ -1,8 +1,9 @@
 /*  active_learning_actor.c: the active_learning actor.
 
     It will route labelled items to review or auto-acceptance by confidence
-    (active_learning.strategy in the manifest). Until the learning loop exists it only starts, reports
-    itself idle ("waiting for the learning loop") and stops cleanly.
+    (active_learning.strategy in the manifest). Until the learning loop
+    exists it only starts, reports itself idle ("waiting for the learning
+    loop") and stops cleanly.
 
     Takes on its pipe:
       "STATUS"                  -> "STATUS" ["idle: waiting for the learning loop"]

@@ -1,8 +1,9 @@
 /*  retraining_actor.c: the retraining actor.
 
     It will train new model versions from accepted labels and publish
-    them to the annotation actors. Until the learning loop exists it only starts, reports
-    itself idle ("waiting for the learning loop") and stops cleanly.
+    them to the annotation actors. Until the learning loop exists it only
+    starts, reports itself idle ("waiting for the learning loop") and stops
+    cleanly.
 
     Takes on its pipe:
       "STATUS"                  -> "STATUS" ["idle: waiting for the learning loop"]

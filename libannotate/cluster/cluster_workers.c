@@ -169,7 +169,8 @@ s_make_room (engine_t *e)
 }
 
 static void
-s_fill_record (engine_t *e, worker_t *w, zframe_t *identity, const Annotate__V1__Register *r)
+s_fill_record (engine_t *e, worker_t *w, zframe_t *identity, const Annotate__V1__Register *r,
+               bool keep_batches)
 {
     if (w->idkey)
         zhashx_delete (e->by_identity, w->idkey);
@@ -189,7 +190,8 @@ s_fill_record (engine_t *e, worker_t *w, zframe_t *identity, const Annotate__V1_
         w->tags[i] = strdup (r->tags[i]);
     w->pid = r->pid;
     w->capacity = r->capacity;
-    w->in_flight = 0;
+    if (!keep_batches)
+        w->in_flight = 0;
     w->alive = true;
     w->annotates = s_annotates (e->manifest, w->name);
     w->heartbeat_ms = e->manifest->heartbeat_ms;
@@ -219,10 +221,13 @@ s_admit (engine_t *e, zframe_t *identity, const Annotate__V1__Register *r)
         }
     }
     /*  One socket, one live record: a re-register under a new name retires
-        the old one; a record being taken over gives its batches back.  */
+        the old one; a record taken over from another socket gives its
+        batches back. The same socket registering again (after RECONNECT)
+        is the same process, still holding its batches: they stay.  */
+    bool keep = w && w->alive && same_socket == w;
     if (same_socket && same_socket != w && same_socket->alive)
         engine_declare_dead (e, same_socket, "re-registered under another name");
-    if (w && w->alive)
+    if (w && w->alive && !keep)
         engine_declare_dead (e, w, "registered again");
     if (!w) {
         if (!s_make_room (e)) {
@@ -233,7 +238,7 @@ s_admit (engine_t *e, zframe_t *identity, const Annotate__V1__Register *r)
         w->name = strdup (r->name);
         zhashx_insert (e->workers, w->name, w);
     }
-    s_fill_record (e, w, identity, r);
+    s_fill_record (e, w, identity, r, keep);
     return w;
 }
 
