@@ -39,11 +39,11 @@ echo "|---|---|---|---|---|---|"
 for b in $batches; do
     : >"$work/in.$b"; : >"$work/cl.$b"; : >"$work/p50.$b"; : >"$work/p99.$b"
     for r in $(seq "$repeat"); do
-        out=$("$bin/bench_ingest" inproc --dir "$work/inproc-$b-$r" --items "$items" --batch "$b")
+        out=$("$bin/bench/bench_ingest" inproc --dir "$work/inproc-$b-$r" --items "$items" --batch "$b")
         echo "$out" >&2
         echo "$out" | field items_per_s >>"$work/in.$b"
         rm -rf "$work/inproc-$b-$r"
-        out=$("$bin/bench_ingest" cluster --addr "127.0.0.1:$gp" --items "$items" --batch "$b")
+        out=$("$bin/bench/bench_ingest" cluster --addr "127.0.0.1:$gp" --items "$items" --batch "$b")
         echo "$out" >&2
         echo "$out" | field items_per_s >>"$work/cl.$b"
         echo "$out" | field p50_ms >>"$work/p50.$b"

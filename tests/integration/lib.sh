@@ -97,7 +97,6 @@ s.bind(("127.0.0.1", int(sys.argv[1])))
 s.close()
 EOF
         then
-            MY_PORTS+=("$p")
             echo "$p"
             return 0
         fi
@@ -211,7 +210,6 @@ cleanup() {
     wait 2>/dev/null
     if [ $rc != 0 ]; then
         print_logs
-        echo "(test dir kept: none; rc $rc)" >&2
     fi
     for p in "${MY_PORTS[@]}"; do rmdir "$PORT_LOCKS/$p" 2>/dev/null; done
     rm -rf "$T"
