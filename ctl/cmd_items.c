@@ -25,6 +25,12 @@ static const char ls_help[] =
 
 /* ---- get ------------------------------------------------------------------ */
 
+static const char *
+or_dash (const char *s, char *buf, size_t cap)
+{
+    return s && *s ? ctl_escape (s, 80, buf, cap) : "-";
+}
+
 static void
 print_label (const Annotate__V1__Label *l)
 {
@@ -34,8 +40,8 @@ print_label (const Annotate__V1__Label *l)
     printf ("  confidence %.3f\n", l->confidence);
     printf ("  source     %s\n", ctl_source_name (l->source));
     printf ("  model      %" PRIu64 "\n", l->model_version);
-    printf ("  annotator  %s\n", ctl_escape (l->annotator, 80, buf[1], 512));
-    printf ("  worker     %s\n", ctl_escape (l->worker, 80, buf[2], 512));
+    printf ("  annotator  %s\n", or_dash (l->annotator, buf[1], 512));
+    printf ("  worker     %s\n", or_dash (l->worker, buf[2], 512));
     printf ("  time       %s\n", ctl_time (l->time_ms, buf[3], 64));
 }
 

@@ -136,7 +136,7 @@ ctl_fail (ctl_t *ctl, const rpc_status_t *st)
     int code = ctl_exit_code (ctl, st->code);
     const char *hint = code == CTL_EXIT_UNREACHABLE ? " (is a coordinator listening at " : "";
     if (*hint)
-        return ctl_error (ctl, code, "%s: %s%s%s)", rpc_status_name (st->code), st->details, hint,
+        return ctl_error (ctl, code, "%s: %s%s%s?)", rpc_status_name (st->code), st->details, hint,
                           ctl->addr);
     return ctl_error (ctl, code, "%s: %s", rpc_status_name (st->code), st->details);
 }

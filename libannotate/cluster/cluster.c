@@ -276,8 +276,9 @@ s_actor (zsock_t *pipe, void *argp)
         zstr_free (&term);
         return;
     }
-    zstr_send (pipe, "OK");
+    /*  argp lives on cluster_new's stack: not to be touched after "OK".  */
     log_info (CLUSTER_LOG, "listening for workers on %s", ((actor_args_t *) argp)->config->bind);
+    zstr_send (pipe, "OK");
     bool running = true;
     while (running) {
         void *which = zpoller_wait (e->poller, CLUSTER_TICK_MS);

@@ -274,11 +274,10 @@ engine_on_register (engine_t *e, wire_msg_t *msg)
 
 /* ---- leaving and dying ------------------------------------------------ */
 
-void
-engine_declare_dead (engine_t *e, worker_t *w, const char *why)
+/*  Marks w dead and sends its batches back to redelivery; returns how many. */
+static size_t
+s_retire (engine_t *e, worker_t *w)
 {
-    if (!w->alive)
-        return;
     w->alive = false;
     /*  Collect first: taking a batch changes the table we walk.  */
     zlistx_t *ids = zlistx_new ();
@@ -297,14 +296,23 @@ engine_declare_dead (engine_t *e, worker_t *w, const char *why)
     zlistx_destroy (&ids);
     e->redelivered += n;
     w->in_flight = 0;
+    return n;
+}
+
+void
+engine_declare_dead (engine_t *e, worker_t *w, const char *why)
+{
+    if (!w->alive)
+        return;
+    size_t n = s_retire (e, w);
     log_warn (CLUSTER_LOG, "worker %s declared dead (%s); %zu batches to redeliver", w->name, why, n);
 }
 
 void
 engine_on_goodbye (engine_t *e, worker_t *w)
 {
-    log_info (CLUSTER_LOG, "worker %s said goodbye", w->name);
-    engine_declare_dead (e, w, "it left");
+    size_t n = s_retire (e, w);
+    log_info (CLUSTER_LOG, "worker %s left; %zu batches to redeliver", w->name, n);
 }
 
 /*  Sends due heartbeats and declares silent workers dead. Skipped while

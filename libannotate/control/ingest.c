@@ -10,6 +10,7 @@
     client down instead of failing it, and only then gives up with
     RESOURCE_EXHAUSTED.
 */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,20 +19,31 @@
 
 #define MAX_ITEMS_PER_REQUEST 100000
 
+/*  Answers an error; in a stream the message number comes first, so the
+    client can map items[k] back to its input ("message 3: items[7].id: ...").  */
+static void
+fail_at (handler_ctx_t *h, long message, grpc_status_code code, const char *err)
+{
+    if (message < 0)
+        call_finish (&h->call, code, err, NULL);
+    else
+        call_fail (&h->call, code, "message %ld: %s", message, err);
+}
+
 /*  Field checks; on failure the call is answered and false returned.  */
 static bool
-check_request (handler_ctx_t *h, const Annotate__V1__IngestRequest *req)
+check_request (handler_ctx_t *h, const Annotate__V1__IngestRequest *req, long message)
 {
+    char err[512];
     if (req->n_items > MAX_ITEMS_PER_REQUEST) {
-        call_fail (&h->call, GRPC_STATUS_INVALID_ARGUMENT,
-                   "items: %zu items in one message, at most %d", req->n_items,
-                   MAX_ITEMS_PER_REQUEST);
+        snprintf (err, sizeof err, "items: %zu items in one message, at most %d", req->n_items,
+                  MAX_ITEMS_PER_REQUEST);
+        fail_at (h, message, GRPC_STATUS_INVALID_ARGUMENT, err);
         return false;
     }
-    char err[512];
     for (size_t i = 0; i < req->n_items; i++)
         if (item_validate (req->items[i], &h->ctl->limits, i, err, sizeof err) != 0) {
-            call_finish (&h->call, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
+            fail_at (h, message, GRPC_STATUS_INVALID_ARGUMENT, err);
             return false;
         }
     return true;
@@ -73,7 +85,7 @@ handle_ingest (handler_ctx_t *h)
         &h->call, &annotate__v1__ingest_request__descriptor);
     if (!req)
         return;
-    if (check_request (h, req)) {
+    if (check_request (h, req, -1)) {
         store_request_t r;
         Annotate__V1__IngestResponse resp = ANNOTATE__V1__INGEST_RESPONSE__INIT;
         if (write_items (h, req, false, &r) == STORE_OK) {
@@ -109,10 +121,10 @@ handle_ingest_stream (handler_ctx_t *h)
                        (unsigned long long) messages);
             return;
         }
-        bool good = check_request (h, req);
+        bool good = check_request (h, req, (long) messages);
         store_request_t r;
         if (good && write_items (h, req, true, &r) != STORE_OK) {
-            call_finish (&h->call, control_store_code (r.status), r.err, NULL);
+            fail_at (h, (long) messages, control_store_code (r.status), r.err);
             good = false;
         }
         if (good)
