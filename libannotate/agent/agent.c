@@ -261,11 +261,14 @@ agent_run (agent_t *self)
     log_info (AGENT_LOG, "worker %s connecting to %s (capacity %u)", self->name, self->endpoint,
               self->capacity);
     while (self->exit_code < 0 && !zsys_interrupted && !atomic_load (&self->stop)) {
-        void *which = zpoller_wait (self->poller, TICK_MS);
-        if (which && which == self->dealer)
+        /*  zpoller reports one socket: serve all that are readable so busy
+            actors cannot starve the coordinator's messages or the reverse. */
+        zpoller_wait (self->poller, TICK_MS);
+        for (int i = 0; i < 64 && self->exit_code < 0 && self->dealer
+                        && (zsock_events (self->dealer) & ZMQ_POLLIN);
+             i++)
             s_on_message (self);
-        else if (which)
-            agent_on_actor (self, which);
+        agent_service_actors (self);
         if (self->exit_code < 0)
             s_tick (self);
     }
@@ -277,8 +280,10 @@ agent_run (agent_t *self)
     }
     agent_stop_actors (self);
     zpoller_destroy (&self->poller);
-    if (self->exit_code != 0)
+    /*  Linger only to get a GOODBYE out: a REGISTER still queued for an
+        absent coordinator must not reach it after we are gone.  */
+    if (self->exit_code != 0 || !self->registered)
         zsock_set_linger (self->dealer, 0);
-    zsock_destroy (&self->dealer);     /* lingers briefly so GOODBYE gets out */
+    zsock_destroy (&self->dealer);
     return self->exit_code;
 }

@@ -268,15 +268,9 @@ agent_on_batch (agent_t *self, uint64_t correlation, const Annotate__V1__Batch *
 
 /* ---- from actors ------------------------------------------------------ */
 
-bool
-agent_on_actor (agent_t *self, void *which)
+static void
+s_on_actor (agent_t *self, hosted_t *h)
 {
-    hosted_t *h = NULL;
-    for (size_t i = 0; i < self->n_actors && !h; i++)
-        if ((void *) self->actors[i]->actor == which)
-            h = self->actors[i];
-    if (!h)
-        return false;
     zmsg_t *m = zmsg_recv (h->actor);
     char *cmd = m ? zmsg_popstr (m) : NULL;
     if (cmd && streq (cmd, "RESULT") && zmsg_size (m) == 2) {
@@ -300,5 +294,14 @@ agent_on_actor (agent_t *self, void *which)
     }
     zstr_free (&cmd);
     zmsg_destroy (&m);
-    return true;
+}
+
+void
+agent_service_actors (agent_t *self)
+{
+    for (size_t i = 0; i < self->n_actors; i++) {
+        hosted_t *h = self->actors[i];
+        for (int k = 0; k < 64 && (zsock_events (zactor_sock (h->actor)) & ZMQ_POLLIN); k++)
+            s_on_actor (self, h);
+    }
 }

@@ -55,8 +55,8 @@ struct agent {
 /* agent_actors.c */
 void agent_on_assign (agent_t *self, const Annotate__V1__Assign *as);
 void agent_on_batch (agent_t *self, uint64_t correlation, const Annotate__V1__Batch *batch);
-/*  Handles a message from an actor's pipe; false if `which` is no actor.  */
-bool agent_on_actor (agent_t *self, void *which);
+/*  Handles the messages waiting on the actors' pipes.  */
+void agent_service_actors (agent_t *self);
 void agent_stop_actors (agent_t *self);
 uint32_t agent_in_flight (const agent_t *self);
 /*  Sends an empty RESULT so the coordinator gets its credit back.  */

@@ -125,6 +125,7 @@ s_engine_new (zsock_t *pipe, const actor_args_t *args, char *err, size_t errlen)
                              NULL);
     /*  Only $TERM ends the actor; SIGINT is the owner's business.  */
     zpoller_set_nonstop (e->poller, true);
+    engine_rate_tick (e);       /* rates count from here */
     return e;
 fail:
     s_engine_destroy (&e);
@@ -153,6 +154,29 @@ s_drain_writer (engine_t *e)
 
 /* ---- messages --------------------------------------------------------- */
 
+/*  Hostile peers must not flood the log: at most DROP_LOG_PER_S warnings
+    about dropped messages a second, then one line counting the rest.  */
+#define DROP_LOG_PER_S 10
+
+static bool
+s_may_log_drop (engine_t *e)
+{
+    int64_t now = time_mono_us ();
+    if (now - e->drop_window_us >= 1000000) {
+        if (e->drops_suppressed)
+            log_warn (CLUSTER_LOG, "%zu more malformed messages dropped", e->drops_suppressed);
+        e->drop_window_us = now;
+        e->drops_logged = 0;
+        e->drops_suppressed = 0;
+    }
+    if (e->drops_logged < DROP_LOG_PER_S) {
+        e->drops_logged++;
+        return true;
+    }
+    e->drops_suppressed++;
+    return false;
+}
+
 static void
 s_on_worker_message (engine_t *e)
 {
@@ -167,14 +191,15 @@ s_on_worker_message (engine_t *e)
             engine_on_register), anything else is dropped.  */
         if (msg.type == ANNOTATE__V1__MSG_TYPE__MSG_REGISTER)
             engine_on_register (e, &msg);
-        else
+        else if (s_may_log_drop (e))
             log_warn (CLUSTER_LOG, "dropped %s: %s", wire_type_name (msg.type), err);
         wire_msg_reset (&msg);
         return;
     }
     if (rc != WIRE_OK) {
-        log_warn (CLUSTER_LOG, "dropped a message from %s: %s", w ? w->name : "an unknown peer",
-                  err);
+        if (s_may_log_drop (e))
+            log_warn (CLUSTER_LOG, "dropped a message from %s: %s",
+                      w ? w->name : "an unknown peer", err);
         wire_msg_reset (&msg);
         return;
     }
@@ -202,8 +227,9 @@ s_on_worker_message (engine_t *e)
             engine_on_goodbye (e, w);
         break;
     default:
-        log_warn (CLUSTER_LOG, "unexpected %s from %s", wire_type_name (msg.type),
-                  w ? w->name : "an unknown peer");
+        if (s_may_log_drop (e))
+            log_warn (CLUSTER_LOG, "unexpected %s from %s", wire_type_name (msg.type),
+                      w ? w->name : "an unknown peer");
         if (!w || !w->alive)
             engine_send_reconnect (e, msg.identity);
         break;
@@ -264,6 +290,33 @@ s_update_backpressure (engine_t *e)
     }
 }
 
+static bool
+s_readable (zsock_t *sock)
+{
+    return sock && (zsock_events (sock) & ZMQ_POLLIN);
+}
+
+/*  Serves every socket that has input, a bounded number of messages each,
+    so a busy worker socket cannot starve the writer's answers or control
+    requests (zpoller only reports the first readable socket).  */
+static void
+s_service (engine_t *e)
+{
+    zsock_t *answers = store_client_socket (e->client);
+    for (int i = 0; i < 256 && s_readable (answers); i++)
+        engine_on_writer_answer (e);
+    while (s_readable (e->events)) {
+        zmsg_t *ev = zmsg_recv (e->events);     /* a wake-up only: dispatch reads the store */
+        zmsg_destroy (&ev);
+    }
+    for (int i = 0; i < 16 && s_readable (e->ctl); i++)
+        s_on_ctl (e);
+    for (int i = 0; i < 64 && !e->router_paused && s_readable (e->router); i++) {
+        s_on_worker_message (e);
+        s_update_backpressure (e);
+    }
+}
+
 static void
 s_actor (zsock_t *pipe, void *argp)
 {
@@ -288,14 +341,7 @@ s_actor (zsock_t *pipe, void *argp)
             zstr_free (&cmd);
             continue;
         }
-        if (which == e->router)
-            s_on_worker_message (e);
-        else if (which == e->ctl)
-            s_on_ctl (e);
-        else if (which == e->events)
-            zsock_flush (e->events);    /* a wake-up only: dispatch reads the store */
-        else if (which && which == store_client_socket (e->client))
-            engine_on_writer_answer (e);
+        s_service (e);
         s_update_backpressure (e);
         engine_heartbeat_tick (e);
         engine_rate_tick (e);

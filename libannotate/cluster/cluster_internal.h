@@ -119,6 +119,9 @@ typedef struct {
     size_t n_rates;
     int64_t next_rate_us;
     int64_t started_ms;
+
+    int64_t drop_window_us;     /* log rate limit for malformed messages */
+    size_t drops_logged, drops_suppressed;
 } engine_t;
 
 /* cluster_workers.c */

@@ -214,8 +214,13 @@ s_admit (engine_t *e, zframe_t *identity, const Annotate__V1__Register *r)
     worker_t *w = zhashx_lookup (e->workers, r->name);
     worker_t *same_socket = engine_worker_of (e, identity);
     if (w && w->alive && !zframe_eq (w->identity, identity)) {
+        /*  A holder whose connection is gone (a killed process restarting
+            fast) fails this probe with EHOSTUNREACH and is declared dead.  */
+        Annotate__V1__Heartbeat probe = ANNOTATE__V1__HEARTBEAT__INIT;
+        probe.in_flight = w->in_flight;
+        s_send (e, w, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_HEARTBEAT, &probe.base);
         int64_t quiet_ms = (time_mono_us () - w->last_seen_us) / 1000;
-        if (quiet_ms <= 2 * (int64_t) w->heartbeat_ms) {
+        if (w->alive && quiet_ms <= 2 * (int64_t) w->heartbeat_ms) {
             s_reject (e, identity, r->name, "name taken: worker %s is alive", r->name);
             return NULL;
         }

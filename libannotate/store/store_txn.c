@@ -253,6 +253,7 @@ replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
     }
     st->ticket = 0;
     st->source = 0;
+    st->label_seq = 0;  /* no current label any more (history keeps it) */
     return rc;
 }
 

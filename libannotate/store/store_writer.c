@@ -126,7 +126,7 @@ try_group (writer_state_t *w)
             return rc;
         }
     }
-    return store_write_commit (w->store, parent);
+    return mdb_txn_commit (parent);  /* run_group grows on MDB_MAP_FULL, once */
 }
 
 static void

@@ -86,6 +86,8 @@ eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 # tests running in parallel never pick the same one.
 free_port() {
     mkdir -p "$PORT_LOCKS"
+    # reservations left by tests that were killed outright expire
+    find "$PORT_LOCKS" -mindepth 1 -maxdepth 1 -type d -mmin +60 -exec rmdir {} + 2>/dev/null
     local p i
     for i in $(seq 1 200); do
         p=$((20000 + RANDOM % 12000))

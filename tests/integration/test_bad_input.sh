@@ -49,7 +49,9 @@ expect_rc 2 ctl apply -f "$T/no-such.yaml"
 say "apply --dry-run changes nothing"
 status_json || fail status
 v0=$(sfield '.manifest_version')
-"$BIN/annotate-coordinator" --print-manifest >"$T/default.yaml" || fail "--print-manifest"
+cp "$SRC/deploy/default.yaml" "$T/default.yaml"
+expect_rc 0 "$COORD" --print-manifest
+cmp -s "$T/out" "$T/default.yaml" || fail "--print-manifest: not the embedded deploy/default.yaml ($(wc -c <"$T/out") bytes)"
 sed -e 's/batch_size: 256/batch_size: 128/' -e 's/    - { name: "9", description: "the digit nine" }/&\n    - { name: "ten", description: "not a digit" }/' \
     "$T/default.yaml" >"$T/good.yaml"
 cmp -s "$T/default.yaml" "$T/good.yaml" && fail "could not edit the default manifest"
@@ -91,7 +93,7 @@ good() { printf '{"id":"%s","vector":%s}\n' "$1" "$vec"; }
     printf '{"vector":%s}\n' "$vec"                     # 4  no id
     printf '{"id":"bad-\xff\xfe","vector":%s}\n' "$vec" # 5  invalid UTF-8
     good good-3                                         # 6
-    printf '{"id":"short","vector":%s}\n' "$vec63"      # 7  wrong dimension
+    printf '{"id":["x"],"vector":%s}\n' "$vec"          # 7  id of the wrong type
     printf '{"id":"typo","vector":%s,"lable":"3"}\n' "$vec"  # 8  unknown key
     good good-4                                         # 9
     good good-5                                         # 10
@@ -105,12 +107,12 @@ for l in 1 3 6 9 10; do
     grep -q "bad\.jsonl:$l: " "$T/bad.err" && fail "good line $l reported as bad: $(cat "$T/bad.err")"
 done
 expect_in "$T/bad.err" 'bad\.jsonl:4: .*id' "missing id: names the field"
-expect_in "$T/bad.err" 'bad\.jsonl:7: .*vector' "wrong dimension: names the field"
+expect_in "$T/bad.err" 'bad\.jsonl:7: .*id' "id of the wrong type: names the field"
 expect_in "$T/bad.err" 'bad\.jsonl:8: .*lable' "unknown key: names the key"
 eq "$(jq -r '.accepted' "$T/out")" 5 "bad file: accepted"
 eq "$(jq -r '.skipped_lines' "$T/out")" 5 "bad file: skipped_lines"
 for i in 1 2 3 4 5; do expect_rc 0 ctl get "good-$i"; done
-for id in broken short typo; do expect_rc 3 ctl get "$id"; done
+for id in broken typo; do expect_rc 3 ctl get "$id"; done
 
 say "--strict stops at the first bad line"
 sed 's/"id":"good-/"id":"strict-/' "$T/bad.jsonl" >"$T/strict.jsonl"
@@ -174,6 +176,23 @@ expect_rc 1 timeout 30 "$COORD" --data-dir "$T/data3" --grpc-listen "127.0.0.1:$
 expect_in "$T/err" "$CLUSTER_PORT" "cluster port in use: names the endpoint"
 expect_rc 0 ctl health
 expect_rc 0 ctl get good-1
+
+# Last, because annotatectl can only learn the dimension from the server:
+# a line whose vector has the wrong dimension is still one bad line,
+# reported with its number and skipped, and the good lines are stored.
+say "JSONL with a vector of the wrong dimension"
+{
+    good dim-good-1
+    printf '{"id":"dim-short","vector":%s}\n' "$vec63"
+    good dim-good-2
+} >"$T/dim.jsonl"
+expect_rc 6 ctl -o json ingest "$T/dim.jsonl" --no-progress
+expect_in "$T/err" 'dim\.jsonl:2: .*vector' "wrong dimension: line number and field"
+eq "$(jq -r '.accepted' "$T/out")" 2 "wrong dimension: good lines accepted"
+expect_rc 0 ctl get dim-good-1
+expect_rc 0 ctl get dim-good-2
+expect_rc 3 ctl get dim-short
+expect_rc 5 ctl ingest "$T/dim.jsonl" --strict --no-progress
 
 stop_coordinator
 stop worker-1

@@ -131,6 +131,7 @@ for ((i = 0; i < 300; i++)); do
     status_json && [ "$(sfield '.items | tonumber')" -gt $((N + 500)) ] && break
     sleep 0.05
 done
+seen_before_kill=$(sfield '.items | tonumber')
 kill9 coordinator
 irc=0
 wait $ipid || irc=$?
@@ -143,11 +144,16 @@ fi
 acked=$(jq -r '.accepted // 0' "$T/ingest2.out" 2>/dev/null | tail -n 1)
 start_coordinator
 wait_workers 2
+status_json || fail "status after kill -9"
+stored=$(sfield '.items | tonumber')
+# a committed read before the kill is on disk after it
+[ "$stored" -ge "$seen_before_kill" ] || fail "items after kill -9: $stored, but $seen_before_kill were visible before it"
 expect_rc 0 ctl -o json watch --after 0 --count "$L1" --idle-timeout 10
 head -n "$N" "$T/out" | cmp -s - "$T/events1.jsonl" || fail "the first file's events changed after kill -9"
 say "re-run the interrupted ingest (${acked:-?} acknowledged before the kill)"
 expect_rc 0 ctl -o json ingest "$T/second.jsonl" --no-progress
 eq $(($(jq -r '.accepted // 0' "$T/out") + $(jq -r '.unchanged // 0' "$T/out"))) "$N" "re-run: accepted + unchanged"
+eq "$(jq -r '.unchanged' "$T/out")" $((stored - N)) "re-run: unchanged = the items that survived the kill"
 if [ -n "$acked" ] && [ "$acked" != null ]; then
     [ "$(jq -r '.unchanged // 0' "$T/out")" -ge "$acked" ] || fail "re-run: fewer unchanged than acknowledged before the kill ($acked)"
 fi

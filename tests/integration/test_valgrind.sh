@@ -37,7 +37,7 @@ jq -c 'select(.id == "digit-0003") | .vector[0] += 1' "$T/items.jsonl" >"$T/chan
 expect_rc 5 ctl ingest "$T/changed.jsonl" --no-progress                 # ALREADY_EXISTS
 printf '{"id":"short","vector":[1,2,3]}\n' >"$T/short.jsonl"
 expect_rc 5 ctl ingest "$T/short.jsonl" --no-progress                   # wrong dimension
-"$BIN/annotate-coordinator" --print-manifest >"$T/m.yaml"
+cp "$SRC/deploy/default.yaml" "$T/m.yaml"
 expect_rc 0 ctl apply -f "$T/m.yaml" --dry-run
 printf 'cluster:\n  name: t\n  bogus: 1\n' >"$T/bad.yaml"
 expect_rc 5 ctl apply -f "$T/bad.yaml"

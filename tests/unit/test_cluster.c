@@ -478,7 +478,17 @@ test_rejects (void **state)
     Annotate__V1__ClusterStatusResponse *st = status (fx);
     assert_int_equal (st->n_workers, 1);
     protobuf_c_message_free_unpacked (&st->base, NULL);
+
+    /*  A holder whose connection closed (killed, restarting at once) does
+        not block its name: well within liveness, the new one is welcome. */
     fw_destroy (&a);
+    zclock_sleep (30);
+    fw_t *c = fw_new (fx);
+    fw_join (c, "w1", 1);
+    st = status (fx);
+    assert_string_equal (worker_status (st, "w1")->state, "alive");
+    protobuf_c_message_free_unpacked (&st->base, NULL);
+    fw_destroy (&c);
 }
 
 static void
@@ -662,8 +672,16 @@ static void
 test_real_agent (void **state)
 {
     fx_t *fx = *state;
-    const char *ids[] = { "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9" };
-    ingest (fx, ids, 9);
+    /*  400 items in batches of 4: far more results than label requests
+        may be outstanding at the writer, so the bound must release.  */
+    enum { N = 400 };
+    static char names[N][8];
+    const char *ids[N];
+    for (int i = 0; i < N; i++) {
+        snprintf (names[i], sizeof names[i], "r%d", i);
+        ids[i] = names[i];
+    }
+    ingest (fx, ids, N);
     const char *tags[] = { "zone=test" };
     agent_config_t cfg = { .coordinator = fx->endpoint, .name = "w1", .capacity = 2,
                            .tags = tags, .n_tags = 1 };
@@ -671,7 +689,7 @@ test_real_agent (void **state)
     assert_non_null (r.agent);
     pthread_t t;
     pthread_create (&t, NULL, run_agent, &r);
-    for (size_t i = 0; i < 9; i++) {
+    for (size_t i = 0; i < N; i++) {
         got_t g;
         wait_labelled (fx, NULL, ids[i], &g);
         assert_int_equal (g.label->source, ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE);
@@ -686,7 +704,13 @@ test_real_agent (void **state)
     Annotate__V1__ClusterStatusResponse *st = status (fx);
     Annotate__V1__WorkerStatus *ws = worker_status (st, "w1");
     assert_non_null (ws);
-    assert_int_equal (ws->items_done, 9);
+    assert_int_equal (ws->items_done, N);
+    protobuf_c_message_free_unpacked (&st->base, NULL);
+    zclock_sleep (1100);    /* one more rate sample */
+    st = status (fx);
+    ws = worker_status (st, "w1");
+    if (!(st->label_rate > 0 && st->ingest_rate > 0))
+        fail_msg ("rates: label %f ingest %f", st->label_rate, st->ingest_rate);
     assert_int_equal (ws->n_tags, 1);
     assert_string_equal (ws->tags[0], "zone=test");
     protobuf_c_message_free_unpacked (&st->base, NULL);

@@ -40,8 +40,7 @@ teardown (void **state)
     return 0;
 }
 
-/*  Sends raw frames from the dealer (NULL-terminated list of strings; a
-    string "" is an empty frame).  */
+/*  Sends n raw frames (data[i] of sizes[i] bytes) as one message.  */
 static void
 send_raw (zsock_t *sock, int n, const void *const *data, const size_t *sizes)
 {
