@@ -3,7 +3,11 @@
 # each batch size runs the in-process baseline and the cluster REPEAT times,
 # alternating, and prints the medians and the cluster/in-process ratio.
 #
-#   bench/ingest/run.sh [ITEMS=200000] [REPEAT=3] [BATCHES="256 1024"]
+#   bench/ingest/run.sh [ITEMS=200000] [REPEAT=3] [BATCHES="256 1024"] [RATE=25000]
+#
+# Throughput is measured flat out (the sender offers items as fast as the
+# cluster takes them, so those latencies are mostly backlog); latency is
+# measured again with the sender paced to RATE items per second.
 #
 # Builds into build/ first. Results are for the machine it runs on: see
 # bench/RESULTS.md for the figures written down and the machine.
@@ -12,6 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 items=${1:-200000}
 repeat=${2:-3}
 batches=${3:-"256 1024"}
+rate=${4:-25000}
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" >/dev/null
 bin="$root/build"
@@ -34,10 +39,10 @@ sleep 1
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 
-echo "| batch | in-process items/s | cluster items/s | ratio | cluster p50 ms | cluster p99 ms |"
+echo "| ingest message | in-process items/s | cluster items/s | ratio | flat-out p50 / p99 ms | at $rate items/s: p50 / p99 ms |"
 echo "|---|---|---|---|---|---|"
 for b in $batches; do
-    : >"$work/in.$b"; : >"$work/cl.$b"; : >"$work/p50.$b"; : >"$work/p99.$b"
+    : >"$work/in.$b"; : >"$work/cl.$b"; : >"$work/p50.$b"; : >"$work/p99.$b"; : >"$work/q50.$b"; : >"$work/q99.$b"
     for r in $(seq "$repeat"); do
         out=$("$bin/bench/bench_ingest" inproc --dir "$work/inproc-$b-$r" --items "$items" --batch "$b")
         echo "$out" >&2
@@ -48,8 +53,12 @@ for b in $batches; do
         echo "$out" | field items_per_s >>"$work/cl.$b"
         echo "$out" | field p50_ms >>"$work/p50.$b"
         echo "$out" | field p99_ms >>"$work/p99.$b"
+        out=$("$bin/bench/bench_ingest" cluster --addr "127.0.0.1:$gp" --items $((rate * 4)) --batch "$b" --rate "$rate")
+        echo "$out" >&2
+        echo "$out" | field p50_ms >>"$work/q50.$b"
+        echo "$out" | field p99_ms >>"$work/q99.$b"
     done
     in=$(median <"$work/in.$b"); cl=$(median <"$work/cl.$b")
     ratio=$(awk -v a="$cl" -v b="$in" 'BEGIN {printf "%.2f", a/b}')
-    echo "| $b | $in | $cl | $ratio | $(median <"$work/p50.$b") | $(median <"$work/p99.$b") |"
+    echo "| $b items | $in | $cl | $ratio | $(median <"$work/p50.$b") / $(median <"$work/p99.$b") | $(median <"$work/q50.$b") / $(median <"$work/q99.$b") |"
 done

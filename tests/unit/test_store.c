@@ -679,6 +679,28 @@ test_max_pending (void **state)
     assert_int_equal (req.ingest.pending, 3);
 }
 
+/*  "Re-ingesting an id with identical content is always a no-op"
+    (annotate.proto): a client retrying a batch whose answer it lost must
+    not be refused just because the queue is full; it adds no pending item.  */
+static void
+test_max_pending_reingest_is_noop (void **state)
+{
+    fx_t *fx = *state;
+    fx_stop (fx);
+    store_policy_t p = policy_make (3, 2);
+    fx_start (fx, &p);
+    Annotate__V1__Item a, b;
+    item_set (&a, "a", "1");
+    item_set (&b, "b", "2");
+    Annotate__V1__Item *items[] = { &a, &b };
+    store_request_t req;
+    assert_int_equal (ingest (fx, items, 2, false, &req), STORE_OK);
+    assert_int_equal (req.ingest.pending, 2);
+    if (ingest (fx, items, 2, false, &req) != STORE_OK)
+        fail_msg ("identical re-ingest at max_pending refused: %s", req.err);
+    assert_int_equal (req.ingest.unchanged, 2);
+}
+
 /* ---- labels --------------------------------------------------------------- */
 
 static void
@@ -1052,6 +1074,7 @@ main (void)
         T (test_ingest_vector_roundtrip),
         T (test_vectors_refused_without_dim),
         T (test_max_pending),
+        T (test_max_pending_reingest_is_noop),
         T (test_label_tickets),
         T (test_get_item),
         T (test_history),
