@@ -67,8 +67,9 @@ parse_args (int argc, char **argv, options_t *o)
             log_set_level (level);
             break;
         case 'p': {
-            size_t len;
-            fwrite (manifest_default_text (&len), 1, len, stdout);
+            size_t len = 0;
+            const char *def = manifest_default_text (&len);
+            fwrite (def, 1, len, stdout);
             return 0;
         }
         case 'V': puts ("annotate-coordinator 0.1.0"); return 0;
@@ -111,8 +112,9 @@ choose_manifest (const options_t *o, store_t *store, uint64_t *stored_version, b
         stored = NULL;
     }
     else {
-        size_t len;
-        text = strndup (manifest_default_text (&len), len);
+        size_t len = 0;
+        const char *def = manifest_default_text (&len);
+        text = strndup (def, len);
     }
     if (o->manifest_path)
         *store_it = text && (!stored || strcmp (stored, text) != 0);

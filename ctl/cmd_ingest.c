@@ -64,6 +64,11 @@ typedef struct {
     sent_t ring[RING];          /* line numbers of the last RING requests sent */
     uint64_t requests, sent_items, skipped;
     uint64_t line;              /* last line read */
+    /* the cluster's item rules, from ClusterStatus, so lines the server
+       would refuse are skipped here instead of failing the whole stream */
+    uint32_t vector_dim;
+    char **labels;
+    size_t n_labels;
 } ingest_t;
 
 static int
@@ -163,6 +168,50 @@ line_error (ingest_t *self, ctl_progress_t *progress, uint64_t line, const char 
 
 typedef enum { READ_DONE, READ_STRICT_STOP, READ_IO_ERROR, READ_SEND_FAILED } read_end_t;
 
+/*  The checks that depend on the cluster's manifest; 0 when the item fits. */
+static int
+check_cluster_rules (const ingest_t *self, const Annotate__V1__Item *item, char *err, size_t cap)
+{
+    if (item->n_vector && self->vector_dim == 0) {
+        snprintf (err, cap, "vector: this cluster takes no vectors (items.vector_dim is 0)");
+        return -1;
+    }
+    if (item->n_vector && item->n_vector != self->vector_dim) {
+        snprintf (err, cap, "vector: dimension %zu, the cluster's manifest says %u",
+                  item->n_vector, self->vector_dim);
+        return -1;
+    }
+    if (item->label && *item->label) {
+        for (size_t i = 0; i < self->n_labels; i++)
+            if (strcmp (self->labels[i], item->label) == 0)
+                return 0;
+        snprintf (err, cap, "label: \"%.64s\" is not in the cluster's taxonomy", item->label);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Fetches the item rules from ClusterStatus; the exit code on failure. */
+static int
+fetch_rules (ingest_t *self, rpc_client_t *client)
+{
+    Annotate__V1__ClusterStatusRequest req = ANNOTATE__V1__CLUSTER_STATUS_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    rpc_status_t st = rpc_call (client, CTL_METHOD ("ClusterStatus"), &req.base,
+                                &annotate__v1__cluster_status_response__descriptor, &resp,
+                                self->ctl->timeout_ms > 0 ? self->ctl->timeout_ms : 10000);
+    if (st.code != GRPC_STATUS_OK)
+        return ctl_fail (self->ctl, &st);
+    Annotate__V1__ClusterStatusResponse *cs = (Annotate__V1__ClusterStatusResponse *) resp;
+    self->vector_dim = cs->vector_dim;
+    self->labels = calloc (cs->n_labels + 1, sizeof (char *));
+    for (size_t i = 0; i < cs->n_labels; i++)
+        self->labels[i] = strdup (cs->labels[i]);
+    self->n_labels = cs->n_labels;
+    protobuf_c_message_free_unpacked (resp, NULL);
+    return CTL_EXIT_OK;
+}
+
 /*  Reads every line, sending batches as they fill.  */
 static read_end_t
 read_all (ingest_t *self, FILE *f, uint64_t total_bytes)
@@ -189,6 +238,11 @@ read_all (ingest_t *self, FILE *f, uint64_t total_bytes)
             end = self->args->strict ? READ_STRICT_STOP : READ_DONE;
         }
         else if (item_from_json (line, len, &lim, &item, err, sizeof err) != 0) {
+            line_error (self, progress, no, err);
+            end = self->args->strict ? READ_STRICT_STOP : READ_DONE;
+        }
+        else if (check_cluster_rules (self, &item, err, sizeof err) != 0) {
+            item_clear (&item);
             line_error (self, progress, no, err);
             end = self->args->strict ? READ_STRICT_STOP : READ_DONE;
         }
@@ -250,6 +304,9 @@ ingest_fini (ingest_t *self)
         item_clear (&self->items[i]);
     for (size_t i = 0; i < RING; i++)
         free (self->ring[i].lines);
+    for (size_t i = 0; i < self->n_labels; i++)
+        free (self->labels[i]);
+    free (self->labels);
     free (self->items);
     free (self->ptrs);
     free (self->lines);
@@ -305,6 +362,8 @@ cmd_ingest (ctl_t *ctl, int argc, char **argv)
     ingest_t self = { .ctl = ctl, .args = &a, .name = use_stdin ? "<stdin>" : path };
     if (!client || !ingest_init (&self, a.batch))
         rc = client ? ctl_error (ctl, CTL_EXIT_ERROR, "out of memory") : CTL_EXIT_USAGE;
+    else if ((rc = fetch_rules (&self, client)) != CTL_EXIT_OK)
+        ;
     else {
         int64_t start_us = time_mono_us ();
         self.stream = rpc_cstream_open (client, CTL_METHOD ("IngestStream"), ctl->timeout_ms);

@@ -362,8 +362,7 @@ cluster_new (const cluster_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     cluster_t *self = calloc (1, sizeof *self);
-    snprintf (self->ctl_endpoint, sizeof self->ctl_endpoint, "inproc://cluster-ctl-%p",
-              (void *) self);
+    inproc_endpoint (self->ctl_endpoint, sizeof self->ctl_endpoint, "cluster-ctl");
     actor_args_t args = { config, self->ctl_endpoint };
     self->actor = zactor_new (s_actor, &args);
     char *status = self->actor ? zstr_recv (self->actor) : NULL;

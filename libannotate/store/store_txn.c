@@ -268,11 +268,7 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
         return status;
     MDB_stat pst;
     mdb_stat (txn, self->pending, &pst);
-    if (policy->max_pending && pst.ms_entries + n > policy->max_pending) {
-        err_set (err, errlen, "%zu items are waiting for annotation (max_pending %llu): retry later",
-                 (size_t) pst.ms_entries, (unsigned long long) policy->max_pending);
-        return STORE_OVERLOADED;
-    }
+    uint64_t pending_before = pst.ms_entries;
     uint64_t last_seq = store_last_key (txn, self->history);
     uint64_t last_ticket = store_meta_u64 (self, txn, "last_ticket");
     for (size_t i = 0; i < n; i++) {
@@ -307,10 +303,19 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
         if (rc)
             return lmdb_status (rc, err, errlen, "writing items");
     }
+    /* checked after the loop so that only items that really join the queue
+       count: identical re-ingests and gold-labelled items never do. The
+       writer aborts this request's nested transaction on the way out. */
+    mdb_stat (txn, self->pending, &pst);
+    if (policy->max_pending && pst.ms_entries > pending_before
+        && pst.ms_entries > policy->max_pending) {
+        err_set (err, errlen, "%llu items are waiting for annotation (max_pending %llu): retry later",
+                 (unsigned long long) pending_before, (unsigned long long) policy->max_pending);
+        return STORE_OVERLOADED;
+    }
     int rc = put_meta_u64 (self, txn, "last_ticket", last_ticket);
     if (rc)
         return lmdb_status (rc, err, errlen, "writing meta");
-    mdb_stat (txn, self->pending, &pst);
     res->pending = pst.ms_entries;
     res->last_seq = last_seq;
     return STORE_OK;

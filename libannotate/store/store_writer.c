@@ -23,6 +23,7 @@
 
 struct store_writer {
     zactor_t *actor;
+    bool started;       /* set by the actor before its first signal */
     char requests_ep[64];
     char events_ep[64];
 };
@@ -210,7 +211,8 @@ writer_actor (zsock_t *pipe, void *args)
     struct store_writer *self = a[2];
     w.router = zsock_new_router (self->requests_ep);
     w.events = zsock_new_pub (self->events_ep);
-    zsock_signal (pipe, (w.router && w.events) ? 0 : 1);
+    self->started = w.router && w.events;
+    zsock_signal (pipe, self->started ? 0 : 1);
     zpoller_t *poller = zpoller_new (pipe, w.router, NULL);
     while (w.router && w.events) {
         void *which = zpoller_wait (poller, -1);
@@ -240,11 +242,14 @@ store_writer_t *
 store_writer_new (store_t *store, const store_policy_t *policy)
 {
     store_writer_t *self = calloc (1, sizeof *self);
-    snprintf (self->requests_ep, sizeof self->requests_ep, "inproc://store-writer-%p",
-              (void *) self);
-    snprintf (self->events_ep, sizeof self->events_ep, "inproc://store-events-%p", (void *) self);
+    inproc_endpoint (self->requests_ep, sizeof self->requests_ep, "store-writer");
+    inproc_endpoint (self->events_ep, sizeof self->events_ep, "store-events");
     void *args[3] = { store, store_policy_copy (policy), self };
     self->actor = zactor_new (writer_actor, args);
+    if (!self->started) {
+        log_error ("store", "writer could not bind %s", self->requests_ep);
+        store_writer_destroy (&self);
+    }
     return self;
 }
 

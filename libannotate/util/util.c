@@ -150,3 +150,10 @@ str_copy (char *dst, size_t cap, const char *src)
     dst[n] = 0;
     return whole;
 }
+
+void
+inproc_endpoint (char *buf, size_t cap, const char *prefix)
+{
+    static _Atomic unsigned long serial;
+    snprintf (buf, cap, "inproc://%s-%lu", prefix, atomic_fetch_add (&serial, 1) + 1);
+}

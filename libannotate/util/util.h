@@ -45,6 +45,11 @@ int err_set (char *buf, size_t cap, const char *fmt, ...) __attribute__ ((format
 void be64_put (uint8_t out[8], uint64_t v);
 uint64_t be64_get (const uint8_t in[8]);
 
+/*  A process-unique inproc endpoint, "inproc://<prefix>-<n>". Names are
+    never reused: ZeroMQ releases a closed socket's name in the background,
+    so reusing one (e.g. an object's address) can make a later bind fail. */
+void inproc_endpoint (char *buf, size_t cap, const char *prefix);
+
 /*  Copies at most cap-1 bytes and always terminates; returns false if cut. */
 bool str_copy (char *dst, size_t cap, const char *src);
 

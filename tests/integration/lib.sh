@@ -16,6 +16,7 @@
 #   ANNOTATE_SANITIZE    1 in an ASan/UBSan build (valgrind is skipped then)
 #   ANNOTATE_VALGRIND    1: run the coordinator under valgrind; errors fail
 
+# shellcheck disable=SC2034,SC2054,SC2119  # STOP_RC/EXIT_RC are read by tests
 set -uo pipefail
 
 SRC=${ANNOTATE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

@@ -66,7 +66,7 @@ expect_in "$T/out" "dry run" "dry run (table)"
 status_json || fail status
 eq "$(sfield '.manifest_version')" "$v0" "manifest_version after a dry run"
 eq "$(sfield '.labels | length')" 10 "labels after a dry run"
-expect_rc 5 ctl ingest - --no-progress <<<'{"id":"ten-1","vector":'"$(jq -c '[range(64)] | map(1.0)' <<<null)"',"label":"ten"}'
+expect_rc 6 ctl ingest - --no-progress <<<'{"id":"ten-1","vector":'"$(jq -c '[range(64)] | map(1.0)' <<<null)"',"label":"ten"}'
 expect_rc 0 ctl -o json apply -f "$T/default.yaml" --dry-run
 eq "$(jq -r '.changes | length' "$T/out")" 0 "dry run of the manifest in force: changes"
 

@@ -37,6 +37,10 @@ N = 10000
 BATCH = 500
 WORKERS = ["worker-1", "worker-2"]
 PORT_LOCKS = os.path.join(os.environ.get("TMPDIR", "/tmp"), "annotate-it-ports")
+if SLOW > 1:  # the same sanitizer settings as lib.sh and tests/run.sh
+    os.environ.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1:detect_stack_use_after_return=0")
+    os.environ.setdefault("LSAN_OPTIONS", f"suppressions={SRC}/tests/lsan.supp:print_suppressions=0")
+    os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
 
 class Fail(Exception):

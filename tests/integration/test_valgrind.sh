@@ -36,7 +36,7 @@ expect_rc 0 ctl -o json ingest "$T/items.jsonl" --no-progress           # all un
 jq -c 'select(.id == "digit-0003") | .vector[0] += 1' "$T/items.jsonl" >"$T/changed.jsonl"
 expect_rc 5 ctl ingest "$T/changed.jsonl" --no-progress                 # ALREADY_EXISTS
 printf '{"id":"short","vector":[1,2,3]}\n' >"$T/short.jsonl"
-expect_rc 5 ctl ingest "$T/short.jsonl" --no-progress                   # wrong dimension
+expect_rc 6 ctl ingest "$T/short.jsonl" --no-progress                   # wrong dimension: annotatectl skips the line
 cp "$SRC/deploy/default.yaml" "$T/m.yaml"
 expect_rc 0 ctl apply -f "$T/m.yaml" --dry-run
 printf 'cluster:\n  name: t\n  bogus: 1\n' >"$T/bad.yaml"
