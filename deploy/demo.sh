@@ -57,7 +57,7 @@ wait "$watcher" || true
 echo
 echo "== the first label events, as they arrived (watch)"
 head -n 12 "$work/events.txt"
-echo "... $(wc -l <"$work/events.txt") events in all"
+echo "... $(($(wc -l <"$work/events.txt") - 1)) events in all (one per item)"
 
 echo
 echo "== one item with its label history"
