@@ -1,0 +1,75 @@
+/*  features.h: items to sparse feature vectors, the same way on every
+    machine.
+
+    Text is normalised with utf8proc (NFKC, case folding, control characters
+    dropped), split into tokens (runs of letters, marks and digits; every
+    other code point separates), and its word unigrams and bigrams (and,
+    optionally, character n-grams of each token) are hashed with xxhash
+    (XXH3-64, fixed seed) into 2^hash_bits buckets. One more hash bit gives
+    each feature a sign, so collisions cancel on average instead of adding
+    up. Values are log(1 + term frequency); the text part is L2-normalised.
+    A dense vector (embedding, pixels) is appended after the buckets, at
+    indices 2^hash_bits .. 2^hash_bits + vector_dim - 1, scaled on its own
+    (vector_norm) and weighted by vector_scale.
+
+    Output is sorted by index with no duplicates, which is what liblinear
+    and the dot products want. Nothing here depends on the host's byte
+    order, locale or word size, so a model trained on one machine scores
+    the same on another.
+*/
+#ifndef ANNOTATE_FEATURES_H
+#define ANNOTATE_FEATURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FEATURES_SEED 0x616e6e6fu       /* "anno": part of the model format */
+
+typedef enum {
+    VECTOR_NORM_NONE = 0,   /* values as given, times vector_scale */
+    VECTOR_NORM_L2 = 1,     /* divided by the vector's L2 norm (zero vectors stay zero) */
+    VECTOR_NORM_MAX = 2     /* divided by the largest absolute value */
+} vector_norm_t;
+
+typedef struct {
+    uint32_t hash_bits;     /* 2^hash_bits text buckets, 10..24; 0: no text features */
+    uint32_t ngram_max;     /* 1: unigrams, 2: unigrams + bigrams */
+    uint32_t char_ngrams;   /* 0: off, else character n-grams of this length (2..6) */
+    uint32_t vector_dim;    /* dense features appended; 0: none */
+    vector_norm_t vector_norm;
+    float vector_scale;     /* weight of the dense part after norm (> 0) */
+} features_config_t;
+
+typedef struct {
+    uint32_t *idx;          /* ascending, unique */
+    float *val;
+    size_t n, cap;
+} sparse_vec_t;
+
+void sparse_vec_init (sparse_vec_t *v);
+void sparse_vec_free (sparse_vec_t *v);
+/*  Dot product with a dense row of `dim` floats; indices >= dim are ignored. */
+float sparse_vec_dot (const sparse_vec_t *v, const float *dense, size_t dim);
+
+/*  Fills the defaults: hash_bits 18, ngram_max 2, char_ngrams 0,
+    vector_dim 0, VECTOR_NORM_L2, vector_scale 1.  */
+void features_config_default (features_config_t *cfg);
+
+/*  Number of feature indices: 2^hash_bits (or 0) + vector_dim.  */
+size_t features_dim (const features_config_t *cfg);
+
+/*  Extracts features of one item into out (reset first; its buffers are
+    reused between calls, so one sparse_vec_t per thread is enough).
+    text may be NULL or empty; vec may be NULL (n_vec 0). Returns 0, or -1
+    with err set when the text is not valid UTF-8 or n_vec is neither 0 nor
+    cfg->vector_dim, or a vector value is not finite.  */
+int features_extract (const features_config_t *cfg, const char *text, size_t text_len,
+                      const float *vec, size_t n_vec, sparse_vec_t *out, char *err, size_t errlen);
+
+/*  The normalised tokens of a text, for tests and debugging: calls fn for
+    each token (not NUL-terminated). Returns -1 on invalid UTF-8.  */
+int features_tokens (const char *text, size_t len,
+                     void (*fn) (void *arg, const char *tok, size_t tok_len), void *arg);
+
+#endif

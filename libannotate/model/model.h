@@ -1,0 +1,99 @@
+/*  model.h: multi-class logistic regression over sparse features.
+
+    Training: liblinear's L2-regularised logistic regression (one-vs-rest
+    for more than two classes; the solver scikit-learn's `liblinear` option
+    uses). Scores: the one-vs-rest margins are turned into a probability
+    vector by a softmax with a temperature fitted on held-out data (the
+    calibration step), so `confidence` means what it says; the expected
+    calibration error (ECE) is measured before and after.
+
+    Between retrains: model_online_update takes one SGD step on the
+    logistic loss of one example, so a person's correction moves the model
+    at once.
+
+    Format (model_serialize): little-endian, "ANNM" magic, format version,
+    the features_config_t, class count and names, temperature, bias, then
+    the weights as float32, class-major (n_classes rows of dim + 1 floats,
+    the last one the bias). A loaded model is checked field by field: a
+    truncated or hostile blob is refused, never trusted.
+*/
+#ifndef ANNOTATE_MODEL_H
+#define ANNOTATE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features/features.h"
+
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_MAX_CLASSES    1024
+
+typedef struct model model_t;
+
+typedef struct {
+    const sparse_vec_t *x;
+    int32_t y;              /* class index, 0..n_classes-1 */
+    float weight;           /* 0 means 1 */
+} model_example_t;
+
+typedef struct {
+    double C;               /* inverse regularisation strength, default 1 */
+    double eps;             /* liblinear stopping tolerance, default 0.01 */
+    bool calibrate;         /* fit the temperature on the validation set (default true) */
+} model_train_config_t;
+
+typedef struct {
+    char label[128];
+    double precision, recall;
+    uint64_t support;       /* validation examples of this class */
+} model_class_metrics_t;
+
+typedef struct {
+    uint64_t n_train, n_valid;
+    double accuracy;                /* on the validation set */
+    double ece;                     /* expected calibration error, 10 equal-width bins, after calibration */
+    double ece_uncalibrated;
+    double temperature;
+    double train_ms;
+    size_t n_classes;
+    model_class_metrics_t *classes; /* n_classes entries, owned by the metrics */
+} model_metrics_t;
+
+void model_train_config_default (model_train_config_t *cfg);
+
+/*  Trains on `train`, calibrates and measures on `valid` (may be empty:
+    no calibration, metrics over nothing). labels are the class names in
+    class-index order (copied). NULL with err set on failure (e.g. fewer
+    than two classes present in train).  */
+model_t *model_train (const features_config_t *features, const char *const *labels,
+                      size_t n_labels, const model_example_t *train, size_t n_train,
+                      const model_example_t *valid, size_t n_valid,
+                      const model_train_config_t *cfg, model_metrics_t *metrics,
+                      char *err, size_t errlen);
+
+void model_destroy (model_t **self_p);
+model_t *model_clone (const model_t *self);
+
+size_t model_n_classes (const model_t *self);
+const char *model_label (const model_t *self, size_t k);
+const features_config_t *model_features (const model_t *self);
+
+/*  Probability vector of one example into proba[n_classes] (sums to 1).
+    Returns the arg-max class.  */
+size_t model_predict (const model_t *self, const sparse_vec_t *x, float *proba);
+
+/*  One SGD step on the logistic loss of (x, y) with learning rate lr.  */
+void model_online_update (model_t *self, const sparse_vec_t *x, int32_t y, float lr);
+
+/*  Accuracy, per-class precision/recall and ECE on a set of examples.  */
+void model_evaluate (const model_t *self, const model_example_t *ex, size_t n,
+                     model_metrics_t *out);
+void model_metrics_free (model_metrics_t *m);
+
+/*  Serialises into a malloc'ed buffer; returns its size.  */
+size_t model_serialize (const model_t *self, uint8_t **out);
+/*  NULL with err set when the blob is not a valid model.  */
+model_t *model_deserialize (const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+#endif
