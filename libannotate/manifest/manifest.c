@@ -117,14 +117,18 @@ items_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const ch
     return mget_u32 (p, v, path, 0, 1024 * MIB, &m->max_meta_bytes);
 }
 
-static const char *const model_keys[] = { "type", "hash_bits" };
+static const char *const model_keys[] = {
+    "type",  "hash_bits", "ngram_max", "char_ngrams", "vector_norm",   "vector_scale",
+    "c",     "eps",       "calibrate", "online_lr",   "validation_fraction", "retrain_after",
+    "retrain_interval_s", "publish_tolerance", "min_train", "reannotate",
+};
+#define N_MODEL_KEYS (sizeof model_keys / sizeof model_keys[0])
+static const char *const vector_norms[] = { "none", "l2", "max" };
 
 static int
-model_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char *path)
+model_choice (mparse_t *p, const ynode_t *v, const char *path)
 {
     manifest_t *m = p->m;
-    if (field == 1)
-        return mget_u32 (p, v, path, 10, 24, &m->model_hash_bits);
     size_t i;
     if (mget_choice (p, v, path, "model type", model_types, 2, &i))
         return -1;
@@ -134,6 +138,40 @@ model_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const ch
     free (m->model_type);
     m->model_type = copy;
     return 0;
+}
+
+static int
+model_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char *path)
+{
+    manifest_t *m = p->m;
+    size_t i;
+    switch (field) {
+    case 0: return model_choice (p, v, path);
+    case 1: return mget_u32 (p, v, path, 10, 24, &m->model_hash_bits);
+    case 2: return mget_u32 (p, v, path, 1, 2, &m->model_ngram_max);
+    case 3:
+        if (mget_u32 (p, v, path, 0, 6, &m->model_char_ngrams))
+            return -1;
+        if (m->model_char_ngrams == 1)
+            return mfail (p, v, path, "out of range: 1 (expected 0 for off, or 2..6)");
+        return 0;
+    case 4:
+        if (mget_choice (p, v, path, "vector norm", vector_norms, 3, &i))
+            return -1;
+        m->model_vector_norm = (uint32_t) i;
+        return 0;
+    case 5: return mget_double (p, v, path, 0.0, 1000.0, true, &m->model_vector_scale);
+    case 6: return mget_double (p, v, path, 0.0, 1e6, true, &m->model_c);
+    case 7: return mget_double (p, v, path, 0.0, 1.0, true, &m->model_eps);
+    case 8: return mget_bool (p, v, path, &m->model_calibrate);
+    case 9: return mget_double (p, v, path, 0.0, 10.0, false, &m->model_online_lr);
+    case 10: return mget_double (p, v, path, 0.0, 0.5, true, &m->model_validation_fraction);
+    case 11: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->model_retrain_after);
+    case 12: return mget_u64 (p, v, path, 0, 31536000, &m->model_retrain_interval_s);
+    case 13: return mget_double (p, v, path, 0.0, 1.0, false, &m->model_publish_tolerance);
+    case 14: return mget_u64 (p, v, path, 2, UINT64_MAX, &m->model_min_train);
+    default: return mget_bool (p, v, path, &m->model_reannotate);
+    }
 }
 
 static const char *const al_keys[] = { "strategy", "target_accuracy", "review_budget" };
@@ -324,7 +362,7 @@ root_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const cha
     case 4:
         return parse_workers (p, v, path);
     case 5:
-        return mwalk_map (p, v, path, true, model_keys, 2, model_field, NULL, &seen);
+        return mwalk_map (p, v, path, true, model_keys, N_MODEL_KEYS, model_field, NULL, &seen);
     default:
         return mwalk_map (p, v, path, true, al_keys, 3, al_field, NULL, &seen);
     }
@@ -346,6 +384,17 @@ set_defaults (manifest_t *m, const char *source_name)
     m->max_text_bytes = 65536;
     m->max_meta_bytes = 16384;
     m->model_hash_bits = 18;
+    m->model_ngram_max = 2;
+    m->model_vector_norm = 1;
+    m->model_vector_scale = 1.0;
+    m->model_c = 1.0;
+    m->model_eps = 0.01;
+    m->model_calibrate = true;
+    m->model_online_lr = 0.1;
+    m->model_validation_fraction = 0.2;
+    m->model_retrain_after = 50;
+    m->model_min_train = 20;
+    m->model_reannotate = true;
     m->al_target_accuracy = 0.95;
     m->al_review_budget = 0;
     m->cluster_name = strdup ("annotate");

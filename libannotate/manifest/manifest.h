@@ -86,9 +86,23 @@ typedef struct {
     manifest_worker_t *workers;
     size_t n_workers;
 
-    /* model: (filled by the learning-loop work; parsed and checked now) */
+    /* model: */
     char *model_type;           /* model.type: "none" (default) or "linear" */
     uint32_t model_hash_bits;   /* model.hash_bits, default 18; 10..24 */
+    uint32_t model_ngram_max;   /* model.ngram_max, default 2; 1..2 */
+    uint32_t model_char_ngrams; /* model.char_ngrams, default 0 (off); 0 or 2..6 */
+    uint32_t model_vector_norm; /* model.vector_norm: "l2" (default), "max", "none" (features.h order) */
+    double model_vector_scale;  /* model.vector_scale, default 1; (0, 1000] */
+    double model_c;             /* model.c, liblinear C, default 1; (0, 1e6] */
+    double model_eps;           /* model.eps, default 0.01; (0, 1] */
+    bool model_calibrate;       /* model.calibrate, default true */
+    double model_online_lr;     /* model.online_lr, default 0.1; [0, 10] (0: no online updates) */
+    double model_validation_fraction;  /* model.validation_fraction, default 0.2; (0, 0.5] */
+    uint64_t model_retrain_after;      /* model.retrain_after human labels, default 50; 0: never */
+    uint64_t model_retrain_interval_s; /* model.retrain_interval_s, default 0: never */
+    double model_publish_tolerance;    /* model.publish_tolerance, default 0; [0, 1] */
+    uint64_t model_min_train;          /* model.min_train labelled items before a first model, default 20 */
+    bool model_reannotate;             /* model.reannotate, default true */
 
     /* active_learning: */
     char *al_strategy;          /* active_learning.strategy: "margin" (default), "least_confidence", "entropy" */

@@ -93,6 +93,11 @@ int mget_u32 (mparse_t *p, const ynode_t *node, const char *path, uint32_t min, 
               uint32_t *out);
 /*  A number in (0, 1].  */
 int mget_fraction (mparse_t *p, const ynode_t *node, const char *path, double *out);
+/*  A decimal number in [min, max] (or (min, max] when min_open).  */
+int mget_double (mparse_t *p, const ynode_t *node, const char *path, double min, double max,
+                 bool min_open, double *out);
+/*  true or false, unquoted.  */
+int mget_bool (mparse_t *p, const ynode_t *node, const char *path, bool *out);
 
 typedef enum {
     MSTR_ANY = 0,               /* any string, even empty */

@@ -176,7 +176,8 @@ mget_u32 (mparse_t *p, const ynode_t *node, const char *path, uint32_t min, uint
 }
 
 int
-mget_fraction (mparse_t *p, const ynode_t *node, const char *path, double *out)
+mget_double (mparse_t *p, const ynode_t *node, const char *path, double min, double max,
+             bool min_open, double *out)
 {
     if (scalar_for_number (p, node, path, "a number"))
         return -1;
@@ -192,10 +193,35 @@ mget_fraction (mparse_t *p, const ynode_t *node, const char *path, double *out)
     double d = strtod (v, &end);
     if (end != v + node->length)
         return mfail (p, node, path, "expected a decimal number, got %s", shown);
-    if (errno == ERANGE || !isfinite (d) || !(d > 0.0 && d <= 1.0))
-        return mfail (p, node, path, "out of range: %s (expected a number in (0, 1])", shown);
+    if (errno == ERANGE || !isfinite (d) || d > max || d < min || (min_open && d == min))
+        return mfail (p, node, path, "out of range: %s (expected a number in %c%g, %g])", shown,
+                      min_open ? '(' : '[', min, max);
     *out = d;
     return 0;
+}
+
+int
+mget_fraction (mparse_t *p, const ynode_t *node, const char *path, double *out)
+{
+    return mget_double (p, node, path, 0.0, 1.0, true, out);
+}
+
+int
+mget_bool (mparse_t *p, const ynode_t *node, const char *path, bool *out)
+{
+    if (mcheck_node (p, node, path))
+        return -1;
+    if (node->kind == YNODE_SCALAR && node->plain) {
+        if (node->length == 4 && memcmp (node->value, "true", 4) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (node->length == 5 && memcmp (node->value, "false", 5) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return mfail (p, node, path, "expected true or false");
 }
 
 static bool
