@@ -52,6 +52,8 @@ control_store_code (store_status_t status)
     case STORE_FULL:
     case STORE_OVERLOADED:
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case STORE_NOT_FOUND:
+        return GRPC_STATUS_NOT_FOUND;
     case STORE_IO:
         break;
     }

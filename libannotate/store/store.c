@@ -41,7 +41,9 @@ open_dbis (store_t *self, char *err, size_t errlen)
         { "state", 0, &self->state },         { "history", 0, &self->history },
         { "item_seq", MDB_DUPSORT | MDB_DUPFIXED, &self->item_seq },
         { "pending", 0, &self->pending },     { "manifests", 0, &self->manifests },
-        { "meta", 0, &self->meta },
+        { "meta", 0, &self->meta },           { "models", 0, &self->models },
+        { "model_info", 0, &self->model_info }, { "training", 0, &self->training },
+        { "taxonomy", 0, &self->taxonomy },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open (txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -232,6 +234,10 @@ store_stats (store_t *self, MDB_txn *txn, store_stats_t *out)
     out->last_seq = store_last_key (txn, self->history);
     out->last_ticket = store_meta_u64 (self, txn, "last_ticket");
     out->manifest_version = store_last_key (txn, self->manifests);
+    out->current_model = store_meta_u64 (self, txn, "current_model");
+    out->models = entries (txn, self->models);
+    out->training = entries (txn, self->training);
+    out->human_labels = store_meta_u64 (self, txn, "human_labels");
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info (self->env, &info);
@@ -420,5 +426,89 @@ store_get_manifest (store_t *self, MDB_txn *txn, uint64_t version, char **text, 
         *len = val.mv_size;
     if (version_out)
         *version_out = version;
+    return 0;
+}
+
+int
+store_get_model (store_t *self, MDB_txn *txn, uint64_t version, const uint8_t **blob, size_t *len,
+                 uint64_t *version_out)
+{
+    if (version == 0)
+        version = store_meta_u64 (self, txn, "current_model");
+    if (version == 0)
+        return MDB_NOTFOUND;
+    uint8_t kb[8];
+    be64_put (kb, version);
+    MDB_val key = { 8, kb }, val;
+    int rc = mdb_get (txn, self->models, &key, &val);
+    if (rc)
+        return rc;
+    *blob = val.mv_data;
+    *len = val.mv_size;
+    if (version_out)
+        *version_out = version;
+    return 0;
+}
+
+size_t
+store_list_models (store_t *self, MDB_txn *txn, store_event_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, self->model_info, &cur))
+        return 0;
+    MDB_val key, val;
+    size_t n = 0;
+    int rc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        if (key.mv_size == 8) {
+            n++;
+            if (!fn (arg, be64_get (key.mv_data), val.mv_data, val.mv_size))
+                break;
+        }
+        rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return n;
+}
+
+size_t
+store_training_after (store_t *self, MDB_txn *txn, const char *after_id, size_t max,
+                      store_training_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    if (max == 0 || mdb_cursor_open (txn, self->training, &cur))
+        return 0;
+    MDB_val key, val;
+    int rc;
+    size_t after_len = after_id ? strlen (after_id) : 0;
+    if (after_len) {
+        key = (MDB_val) { after_len, (void *) after_id };
+        rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+        if (rc == 0 && key.mv_size == after_len && memcmp (key.mv_data, after_id, after_len) == 0)
+            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    else
+        rc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    size_t n = 0;
+    while (rc == 0 && n < max) {
+        MDB_val item;
+        if (mdb_get (txn, self->items, &key, &item) == 0) {
+            n++;
+            if (!fn (arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size, item.mv_data,
+                     item.mv_size))
+                break;
+        }
+        rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return n;
+}
+
+uint32_t
+store_label_id (store_t *self, MDB_txn *txn, const char *label)
+{
+    MDB_val key = { strlen (label), (void *) label }, val;
+    if (mdb_get (txn, self->taxonomy, &key, &val) == 0 && val.mv_size == 8)
+        return (uint32_t) be64_get (val.mv_data);
     return 0;
 }

@@ -8,7 +8,11 @@
       item_seq  id -> be64 seq (dupsort): an item's events, for GetItem
       pending   be64 ticket -> id: items waiting for annotation, in ingest order
       manifests be64 version -> manifest YAML text
-      meta      "schema" -> be64 version, "last_ticket" -> be64
+      models    be64 version -> model blob (model.h format)
+      model_info be64 version -> packed annotate.v1.ModelInfo
+      training  id -> label name: items whose current label is human or gold
+      taxonomy  label name -> be32 stable id (never reused, never renumbered)
+      meta      "schema", "last_ticket", "current_model", "human_labels" -> be64
 
     Invariants:
       - history sequence numbers start at 1, increase by one per event and
@@ -20,6 +24,11 @@
       - only the writer (store_writer.h) opens write transactions; every
         other thread reads through store_read_begin / store_read_end, which
         never block the writer.
+      - a label with ticket 0 is a re-annotation by a newer model: it is
+        applied only when the item's current label came from no model or an
+        older model version, never over a human, gold or auto label.
+      - `training` holds exactly the items whose current label is human or
+        gold, which is what retraining reads.
       - the map grows (doubling) when LMDB reports MDB_MAP_FULL, up to
         max_map_bytes when set; readers hold a shared lock so a resize never
         happens under an open read transaction.
@@ -63,6 +72,10 @@ typedef struct {
     uint64_t last_seq;          /* newest history seq, 0 if none */
     uint64_t last_ticket;       /* newest pending ticket ever issued */
     uint64_t manifest_version;  /* newest stored manifest, 0 if none */
+    uint64_t current_model;     /* 0: none */
+    uint64_t models;            /* model versions stored */
+    uint64_t training;          /* items with a human or gold label */
+    uint64_t human_labels;      /* human label events ever written */
     uint64_t map_bytes;         /* current map size */
     uint64_t used_bytes;        /* pages in use * page size */
 } store_stats_t;
@@ -118,6 +131,24 @@ size_t store_scan_items (store_t *self, MDB_txn *txn, const char *after_id, size
 int store_get_manifest (store_t *self, MDB_txn *txn, uint64_t version, char **text, size_t *len,
                         uint64_t *version_out);
 
+/*  A stored model: a pointer into the map, valid until the read
+    transaction ends. version 0 means the current one. 0 or MDB_NOTFOUND. */
+int store_get_model (store_t *self, MDB_txn *txn, uint64_t version, const uint8_t **blob,
+                     size_t *len, uint64_t *version_out);
+
+/*  Calls fn with every model's packed ModelInfo, oldest first.  */
+size_t store_list_models (store_t *self, MDB_txn *txn, store_event_fn fn, void *arg);
+
+/*  Items with a human or gold label, in id order after after_id ("" or NULL:
+    from the first), until fn returns false or max were seen.  */
+typedef bool (*store_training_fn) (void *arg, const char *id, size_t id_len, const char *label,
+                                   size_t label_len, const uint8_t *item, size_t item_len);
+size_t store_training_after (store_t *self, MDB_txn *txn, const char *after_id, size_t max,
+                             store_training_fn fn, void *arg);
+
+/*  Stable id of a taxonomy label, 0 if it never was in a manifest.  */
+uint32_t store_label_id (store_t *self, MDB_txn *txn, const char *label);
+
 /* ---- writing (the writer thread only; see store_writer.h) ------------ */
 
 typedef enum {
@@ -126,7 +157,8 @@ typedef enum {
     STORE_CONFLICT = 2,     /* id exists with other content and replace is off */
     STORE_FULL = 3,         /* map at max_map_bytes, or the disk is full */
     STORE_OVERLOADED = 4,   /* max_pending reached */
-    STORE_IO = 5            /* LMDB failed otherwise */
+    STORE_IO = 5,           /* LMDB failed otherwise */
+    STORE_NOT_FOUND = 6     /* no such item or model version */
 } store_status_t;
 
 /*  What ingest checks items against; owned by the writer.  */
@@ -162,8 +194,25 @@ store_status_t store_txn_labels (store_t *self, MDB_txn *txn, const store_label_
                                  int64_t now_ms, uint64_t *applied, uint64_t *discarded,
                                  char *err, size_t errlen);
 
+/*  Stores a manifest version and gives every label of the policy that has
+    none a stable id.  */
 store_status_t store_txn_put_manifest (store_t *self, MDB_txn *txn, const char *text, size_t len,
-                                       uint64_t *version);
+                                       const store_policy_t *policy, uint64_t *version);
+
+/*  A person's label: one history event (source human), the item leaves the
+    pending queue, joins `training`, and the human counter grows.  */
+store_status_t store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy,
+                                      const char *id, const char *label, const char *annotator,
+                                      int64_t now_ms, uint64_t *seq, char *err, size_t errlen);
+
+/*  Stores a model as the next version (info->version and created_ms are
+    set here); makes it current when asked.  */
+store_status_t store_txn_put_model (store_t *self, MDB_txn *txn, const uint8_t *blob, size_t len,
+                                    Annotate__V1__ModelInfo *info, bool make_current,
+                                    int64_t now_ms, uint64_t *version);
+
+/*  Makes a stored version current (rollback); STORE_NOT_FOUND if absent.  */
+store_status_t store_txn_set_current_model (store_t *self, MDB_txn *txn, uint64_t version);
 
 /*  Write transaction helpers for the writer: begin, commit with MAP_FULL
     handling. store_write_commit returns MDB_MAP_FULL after growing the map

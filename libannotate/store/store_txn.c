@@ -116,6 +116,25 @@ put_state (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st)
     return mdb_put (txn, self->state, key, &val, 0);
 }
 
+/*  Keeps `training` equal to the items whose current label is human or
+    gold. Re-annotation never replaces those, so only they add entries.  */
+static int
+update_training (store_t *self, MDB_txn *txn, MDB_val *key, const Annotate__V1__Label *label)
+{
+    int rc;
+    if (label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN
+        || label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_GOLD) {
+        MDB_val val = { strlen (label->label), label->label };
+        rc = mdb_put (txn, self->training, key, &val, 0);
+    }
+    else {
+        rc = mdb_del (txn, self->training, key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
 /*  Appends one history event and makes it the item's current label.  */
 static int
 append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
@@ -140,12 +159,13 @@ append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
         st->label_seq = seq;
         st->source = (uint8_t) label->source;
         st->status = status_for_source (label->source);
+        rc = update_training (self, txn, &ikey, label);
     }
     return rc;
 }
 
-static int
-put_meta_u64 (store_t *self, MDB_txn *txn, const char *name, uint64_t v)
+int
+store_put_meta_u64 (store_t *self, MDB_txn *txn, const char *name, uint64_t v)
 {
     uint8_t buf[8];
     be64_put (buf, v);
@@ -251,6 +271,11 @@ replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
+    if (!rc) {
+        rc = mdb_del (txn, self->training, key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
     st->ticket = 0;
     st->source = 0;
     st->label_seq = 0;  /* no current label any more (history keeps it) */
@@ -313,7 +338,7 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
                  (unsigned long long) pending_before, (unsigned long long) policy->max_pending);
         return STORE_OVERLOADED;
     }
-    int rc = put_meta_u64 (self, txn, "last_ticket", last_ticket);
+    int rc = store_put_meta_u64 (self, txn, "last_ticket", last_ticket);
     if (rc)
         return lmdb_status (rc, err, errlen, "writing meta");
     res->pending = pst.ms_entries;
@@ -322,6 +347,28 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
 }
 
 /* ---- labels ------------------------------------------------------------ */
+
+/*  May a re-annotation (ticket 0) by model version v replace the current
+    label? Only labels from no model or an older model give way.  */
+static bool
+reannotation_applies (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st,
+                      const Annotate__V1__Label *l)
+{
+    if (l->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL || l->model_version == 0)
+        return false;
+    if (st->source == 0 || st->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE)
+        return st->ticket == 0;
+    if (st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL)
+        return false;
+    MDB_val val;
+    if (mdb_get (txn, self->labels, key, &val) != 0)
+        return false;
+    Annotate__V1__Label *cur = annotate__v1__label__unpack (NULL, val.mv_size, val.mv_data);
+    bool newer = cur && cur->model_version < l->model_version;
+    if (cur)
+        protobuf_c_message_free_unpacked (&cur->base, NULL);
+    return newer;
+}
 
 store_status_t
 store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size_t n,
@@ -334,15 +381,18 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size
         const store_label_t *l = &labels[i];
         size_t id_len = l->id ? strlen (l->id) : 0;
         item_state_t st;
-        if (!l->label || l->ticket == 0 || id_len == 0 || id_len > STORE_MAX_ID_BYTES
-            || store_get_state (self, txn, l->id, id_len, &st) != 0 || st.ticket != l->ticket) {
+        MDB_val key = { id_len, (void *) l->id };
+        if (!l->label || id_len == 0 || id_len > STORE_MAX_ID_BYTES
+            || store_get_state (self, txn, l->id, id_len, &st) != 0
+            || (l->ticket != 0 && st.ticket != l->ticket)
+            || (l->ticket == 0 && !reannotation_applies (self, txn, &key, &st, l->label))) {
             ++*discarded;
             continue;
         }
         Annotate__V1__Label copy = *l->label;
         copy.time_ms = now_ms;
         int rc = append_event (self, txn, ++last_seq, l->id, &copy, &st);
-        if (!rc) {
+        if (!rc && st.ticket) {
             uint8_t kb[8];
             be64_put (kb, st.ticket);
             MDB_val tkey = { 8, kb };
@@ -351,7 +401,6 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size
                 rc = 0;
         }
         st.ticket = 0;
-        MDB_val key = { id_len, (void *) l->id };
         if (!rc)
             rc = put_state (self, txn, &key, &st);
         if (rc)
@@ -361,17 +410,115 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size
     return STORE_OK;
 }
 
+/* ---- human labels ---------------------------------------------------------- */
+
+store_status_t
+store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy, const char *id,
+                       const char *label, const char *annotator, int64_t now_ms, uint64_t *seq,
+                       char *err, size_t errlen)
+{
+    size_t id_len = id ? strlen (id) : 0;
+    if (id_len == 0 || id_len > STORE_MAX_ID_BYTES) {
+        err_set (err, errlen, "id: must be 1..%d bytes", STORE_MAX_ID_BYTES);
+        return STORE_INVALID;
+    }
+    if (!label || !*label || !in_taxonomy (policy, label)) {
+        err_set (err, errlen, "label: \"%.64s\" is not in the taxonomy", label ? label : "");
+        return STORE_INVALID;
+    }
+    item_state_t st;
+    if (store_get_state (self, txn, id, id_len, &st) != 0) {
+        err_set (err, errlen, "item \"%.256s\" not found", id);
+        return STORE_NOT_FOUND;
+    }
+    Annotate__V1__Label human = ANNOTATE__V1__LABEL__INIT;
+    human.label = (char *) label;
+    human.confidence = 1.0f;
+    human.source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN;
+    human.time_ms = now_ms;
+    human.annotator = (char *) (annotator && *annotator ? annotator : "anonymous");
+    *seq = store_last_key (txn, self->history) + 1;
+    int rc = append_event (self, txn, *seq, id, &human, &st);
+    if (!rc && st.ticket) {
+        /* a person answered first: the queued annotation is no longer needed */
+        uint8_t kb[8];
+        be64_put (kb, st.ticket);
+        MDB_val tkey = { 8, kb };
+        rc = mdb_del (txn, self->pending, &tkey, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        st.ticket = 0;
+    }
+    MDB_val key = { id_len, (void *) id };
+    if (!rc)
+        rc = put_state (self, txn, &key, &st);
+    if (!rc)
+        rc = store_put_meta_u64 (self, txn, "human_labels",
+                                 store_meta_u64 (self, txn, "human_labels") + 1);
+    return rc ? lmdb_status (rc, err, errlen, "writing a human label") : STORE_OK;
+}
+
+/* ---- models ------------------------------------------------------------------ */
+
+store_status_t
+store_txn_put_model (store_t *self, MDB_txn *txn, const uint8_t *blob, size_t len,
+                     Annotate__V1__ModelInfo *info, bool make_current, int64_t now_ms,
+                     uint64_t *version)
+{
+    uint64_t v = store_last_key (txn, self->models) + 1;
+    uint8_t kb[8];
+    be64_put (kb, v);
+    MDB_val key = { 8, kb }, val = { len, (void *) blob };
+    int rc = mdb_put (txn, self->models, &key, &val, MDB_APPEND);
+    if (!rc) {
+        info->version = v;
+        info->created_ms = now_ms;
+        rc = put_packed (txn, self->model_info, &key, &info->base, MDB_APPEND);
+    }
+    if (!rc && make_current)
+        rc = store_put_meta_u64 (self, txn, "current_model", v);
+    if (rc)
+        return rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO;
+    *version = v;
+    return STORE_OK;
+}
+
+store_status_t
+store_txn_set_current_model (store_t *self, MDB_txn *txn, uint64_t version)
+{
+    uint8_t kb[8];
+    be64_put (kb, version);
+    MDB_val key = { 8, kb }, val;
+    if (version == 0 || mdb_get (txn, self->models, &key, &val) != 0)
+        return STORE_NOT_FOUND;
+    int rc = store_put_meta_u64 (self, txn, "current_model", version);
+    return rc ? (rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO) : STORE_OK;
+}
+
 /* ---- manifests ----------------------------------------------------------- */
 
 store_status_t
 store_txn_put_manifest (store_t *self, MDB_txn *txn, const char *text, size_t len,
-                        uint64_t *version)
+                        const store_policy_t *policy, uint64_t *version)
 {
     uint64_t v = store_last_key (txn, self->manifests) + 1;
     uint8_t kb[8];
     be64_put (kb, v);
     MDB_val key = { 8, kb }, val = { len, (void *) text };
     int rc = mdb_put (txn, self->manifests, &key, &val, MDB_APPEND);
+    /* labels keep their id for good: new names get the next one */
+    MDB_stat st;
+    mdb_stat (txn, self->taxonomy, &st);
+    uint64_t next_id = st.ms_entries + 1;
+    for (size_t i = 0; !rc && policy && i < policy->n_labels; i++) {
+        MDB_val lk = { strlen (policy->labels[i]), policy->labels[i] }, lv;
+        if (mdb_get (txn, self->taxonomy, &lk, &lv) == 0)
+            continue;
+        uint8_t ib[8];
+        be64_put (ib, next_id++);
+        lv = (MDB_val) { 8, ib };
+        rc = mdb_put (txn, self->taxonomy, &lk, &lv, 0);
+    }
     if (rc)
         return rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO;
     *version = v;

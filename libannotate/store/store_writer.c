@@ -82,13 +82,30 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
                                  &r->discarded, r->err, sizeof r->err);
     case STORE_REQ_MANIFEST: {
         store_status_t s = store_txn_put_manifest (w->store, txn, r->manifest_text,
-                                                   r->manifest_len, &r->version);
+                                                   r->manifest_len, r->policy, &r->version);
         if (s != STORE_OK)
             err_set (r->err, sizeof r->err, "store: cannot save the manifest");
         return s;
     }
     case STORE_REQ_SYNC:
         return STORE_OK;
+    case STORE_REQ_HUMAN_LABEL:
+        return store_txn_human_label (w->store, txn, w->policy, r->id, r->label, r->annotator, now,
+                                      &r->seq, r->err, sizeof r->err);
+    case STORE_REQ_MODEL: {
+        store_status_t s = store_txn_put_model (w->store, txn, r->blob, r->blob_len, r->info,
+                                                r->make_current, now, &r->model_version);
+        if (s != STORE_OK)
+            err_set (r->err, sizeof r->err, "store: cannot save the model");
+        return s;
+    }
+    case STORE_REQ_SET_MODEL: {
+        store_status_t s = store_txn_set_current_model (w->store, txn, r->model_version);
+        if (s == STORE_NOT_FOUND)
+            err_set (r->err, sizeof r->err, "model version %llu not found",
+                     (unsigned long long) r->model_version);
+        return s;
+    }
     }
     err_set (r->err, sizeof r->err, "store: unknown request type %d", (int) r->type);
     return STORE_INVALID;

@@ -32,7 +32,10 @@ typedef enum {
     STORE_REQ_INGEST = 1,
     STORE_REQ_LABELS = 2,
     STORE_REQ_MANIFEST = 3,     /* store a manifest version and adopt its policy */
-    STORE_REQ_SYNC = 4          /* no-op; answered after everything before it committed */
+    STORE_REQ_SYNC = 4,         /* no-op; answered after everything before it committed */
+    STORE_REQ_HUMAN_LABEL = 5,  /* a person's label for one item */
+    STORE_REQ_MODEL = 6,        /* store a trained model version */
+    STORE_REQ_SET_MODEL = 7     /* make a stored version current (rollback) */
 } store_req_type_t;
 
 typedef struct {
@@ -46,6 +49,12 @@ typedef struct {
     const char *manifest_text;          /* MANIFEST: already validated by the caller */
     size_t manifest_len;
     const store_policy_t *policy;       /* MANIFEST: new policy, copied by the writer */
+    const char *id, *label, *annotator; /* HUMAN_LABEL */
+    const uint8_t *blob;                /* MODEL */
+    size_t blob_len;
+    Annotate__V1__ModelInfo *info;      /* MODEL: version and created_ms are filled in */
+    bool make_current;                  /* MODEL */
+    uint64_t model_version;             /* SET_MODEL in; MODEL out */
     void *user;                         /* caller's cookie, untouched */
     /* out: */
     store_status_t status;
@@ -53,6 +62,7 @@ typedef struct {
     store_ingest_result_t ingest;
     uint64_t applied, discarded;        /* LABELS */
     uint64_t version;                   /* MANIFEST */
+    uint64_t seq;                       /* HUMAN_LABEL: the event written */
     uint64_t last_seq;                  /* history end after the commit */
 } store_request_t;
 

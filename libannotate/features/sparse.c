@@ -1,0 +1,129 @@
+/*  sparse.c: the sparse vector and the key sort behind it.
+
+    A text yields one 32-bit key per feature occurrence (bucket and sign),
+    a few hundred for a page of text. Those are sorted with an LSD radix
+    sort, 8 bits a pass and only as many passes as the largest key needs
+    (three at hash_bits 18), skipping a pass whose digit is the same in
+    every key; very short arrays use insertion sort. No comparisons through
+    function pointers, no allocation: the caller passes the second buffer.
+*/
+#include "features/features_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+sparse_vec_init (sparse_vec_t *v)
+{
+    v->idx = NULL;
+    v->val = NULL;
+    v->n = 0;
+    v->cap = 0;
+}
+
+void
+sparse_vec_free (sparse_vec_t *v)
+{
+    if (!v)
+        return;
+    free (v->idx);
+    free (v->val);
+    sparse_vec_init (v);
+}
+
+int
+sparse_vec_reserve (sparse_vec_t *v, size_t n)
+{
+    if (n <= v->cap)
+        return 0;
+    size_t cap = v->cap ? v->cap : 64;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2 / sizeof (uint32_t))
+            return -1;
+        cap *= 2;
+    }
+    /* each buffer is committed as soon as it grows, so a failure halfway
+       leaves a consistent (if lopsided) vector behind */
+    uint32_t *idx = realloc (v->idx, cap * sizeof *idx);
+    if (!idx)
+        return -1;
+    v->idx = idx;
+    float *val = realloc (v->val, cap * sizeof *val);
+    if (!val)
+        return -1;
+    v->val = val;
+    v->cap = cap;
+    return 0;
+}
+
+float
+sparse_vec_dot (const sparse_vec_t *v, const float *dense, size_t dim)
+{
+    if (!v || !dense)
+        return 0.0f;
+    double sum = 0.0;
+    for (size_t i = 0; i < v->n; i++) {
+        /* indices ascend, so the first one past dim ends the loop */
+        if (v->idx[i] >= dim)
+            break;
+        sum += (double) v->val[i] * dense[v->idx[i]];
+    }
+    return (float) sum;
+}
+
+static void
+s_insertion (uint32_t *keys, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t k = keys[i];
+        size_t j = i;
+        while (j > 0 && keys[j - 1] > k) {
+            keys[j] = keys[j - 1];
+            j--;
+        }
+        keys[j] = k;
+    }
+}
+
+/*  One stable counting pass on the digit at shift, src to dst; false
+    (nothing moved) when every key has the same digit.  */
+static bool
+s_radix_pass (const uint32_t *src, uint32_t *dst, size_t n, unsigned shift)
+{
+    size_t count[256] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        count[(src[i] >> shift) & 0xffu]++;
+    if (count[(src[0] >> shift) & 0xffu] == n)
+        return false;
+    size_t sum = 0;
+    for (size_t d = 0; d < 256; d++) {
+        size_t c = count[d];
+        count[d] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[count[(src[i] >> shift) & 0xffu]++] = src[i];
+    return true;
+}
+
+void
+fsort_u32 (uint32_t *keys, uint32_t *tmp, size_t n)
+{
+    if (n < 48) {
+        s_insertion (keys, n);
+        return;
+    }
+    uint32_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] > max)
+            max = keys[i];
+    uint32_t *src = keys, *dst = tmp;
+    for (unsigned shift = 0; shift < 32 && (max >> shift) != 0; shift += 8)
+        if (s_radix_pass (src, dst, n, shift)) {
+            uint32_t *t = src;
+            src = dst;
+            dst = t;
+        }
+    if (src != keys)
+        memcpy (keys, src, n * sizeof *keys);
+}

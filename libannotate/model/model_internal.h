@@ -1,0 +1,61 @@
+/*  model_internal.h: the model's representation, shared by model.c,
+    model_train.c, model_io.c and model_metrics.c. Not for other modules.
+
+    Weights are kept feature-major in memory: row j holds the n_classes
+    weights of feature j next to each other, row dim the biases. Scoring
+    a sparse vector then reads one short contiguous row per nonzero (one
+    cache line for up to 16 classes) instead of n_classes rows far apart,
+    which is what makes hashed text with 2^18+ buckets fast. The file
+    format is class-major as model.h says; model_io.c transposes.
+*/
+#ifndef ANNOTATE_MODEL_INTERNAL_H
+#define ANNOTATE_MODEL_INTERNAL_H
+
+#include "model/model.h"
+
+#define MODEL_MAX_LABEL        127      /* bytes of a class name (model_class_metrics_t.label) */
+#define MODEL_MAX_VECTOR_DIM   (1u << 20)
+#define MODEL_MIN_TEMPERATURE  0.05
+#define MODEL_MAX_TEMPERATURE  20.0
+
+struct model {
+    features_config_t features;
+    size_t dim;             /* feature indices; weight row dim is the bias */
+    size_t n_classes;
+    char **labels;          /* n_classes NUL-terminated names */
+    double temperature;
+    float bias;             /* value of the bias feature (1) */
+    float *w;               /* (dim + 1) * n_classes, feature-major */
+};
+
+/*  Allocates a model with zero weights, copying labels. NULL with err set
+    when the sizes are out of range or memory is short.  */
+model_t *model_alloc (const features_config_t *features, const char *const *labels,
+                      size_t n_labels, char *err, size_t errlen);
+
+/*  True when cfg is a configuration features_extract accepts and a model
+    may carry (ranges from features.h).  */
+bool model_features_valid (const features_config_t *cfg, char *err, size_t errlen);
+
+/*  True when name is a usable class name: 1..MODEL_MAX_LABEL bytes of UTF-8.  */
+bool model_label_valid (const char *name, size_t len);
+
+/*  Raw one-vs-rest margins of x into out[n_classes].  */
+void model_margins (const model_t *self, const sparse_vec_t *x, float *out);
+
+/*  In place: out[k] = softmax (m[k] / t). Returns the arg-max.  */
+size_t model_softmax (float *m, size_t n, double t);
+
+/*  Mean negative log-likelihood of the true classes under softmax (m / t);
+    margins is n rows of k floats.  */
+double model_nll (const float *margins, const int32_t *y, size_t n, size_t k, double t);
+
+/*  Temperature in [MODEL_MIN_TEMPERATURE, MODEL_MAX_TEMPERATURE] minimising
+    model_nll (golden-section search over log t).  */
+double model_fit_temperature (const float *margins, const int32_t *y, size_t n, size_t k);
+
+/*  Expected calibration error over 10 equal-width confidence bins of
+    softmax (m / t).  */
+double model_ece (const float *margins, const int32_t *y, size_t n, size_t k, double t);
+
+#endif
