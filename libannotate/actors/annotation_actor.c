@@ -6,16 +6,26 @@
                  item, in item order, exactly one answer per batch (an
                  unreadable batch gets an empty Result, so the coordinator
                  gets its credit back and dispatches the items again)
-      "CONFIG" [packed Assign]  re-initialises the backend (new taxonomy)
+      "CONFIG" [packed Assign]  re-initialises the backend (new taxonomy,
+                                new model spec: online_lr)
+      "MODEL" [version be64] [model_t * | empty]
+                                label with this model from the next batch on
+                                (the actor owns it); empty: no model
+      "CORRECT" [packed Corrections]
+                                online update of its own model (model spec
+                                online_lr; 0 or no model: ignored)
       "STATUS"                  -> "STATUS" [one line]
       "$TERM"                   stop
 
-    The labelling itself is a backend (annotation_backend.h). Until the
-    learning loop exists the backend is "none": every item is answered with
-    SOURCE_NONE, an empty label, confidence 0 and model_version 0, so the
-    store records that an actor saw it, and no label is ever made up.
+    With a model, batches are labelled by model_labeller.h (SOURCE_MODEL).
+    Without one, by the "none" backend (annotation_backend.h): every item
+    is answered with SOURCE_NONE, an empty label, confidence 0 and
+    model_version 0, so the store records that an actor saw it, and no
+    label is ever made up. The actor is single-threaded, so a new model
+    takes over between two batches, never in the middle of one.
 */
 #include "actors/annotation_backend.h"
+#include "actors/model_labeller.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -72,7 +82,8 @@ typedef struct {
     actor_config_t *config;
     const annotation_backend_t *backend;
     void *state;
-    uint64_t batches, items;
+    model_labeller_t *labeller;
+    uint64_t batches, items, corrections;
 } self_t;
 
 static void
@@ -115,7 +126,9 @@ s_on_batch (self_t *self, uint64_t batch_id, zframe_t *packed)
         ptrs[i] = &labels[i];
     }
     char err[256] = "";
-    if (self->backend->label_batch (self->state, batch, labels, err, sizeof err) != 0) {
+    if (model_labeller_model (self->labeller))
+        model_labeller_label (self->labeller, batch, labels);
+    else if (self->backend->label_batch (self->state, batch, labels, err, sizeof err) != 0) {
         log_error (LOG, "%s: backend %s failed on batch %" PRIu64 ": %s; answering SOURCE_NONE",
                    self->config->name, self->backend->name, batch_id, err);
         annotation_backend_none.label_batch (NULL, batch, labels, err, sizeof err);
@@ -149,6 +162,53 @@ s_on_config (self_t *self, zframe_t *packed)
     self->config = c;
 }
 
+static void
+s_on_model (self_t *self, zmsg_t *m)
+{
+    uint64_t version = 0;
+    model_t *model = NULL;
+    if (!actor_recv_model (m, &version, &model)) {
+        log_error (LOG, "%s: malformed MODEL message ignored", self->config->name);
+        return;
+    }
+    model_labeller_set (self->labeller, version, model);
+    if (model)
+        log_info (LOG, "%s: labelling with model version %" PRIu64, self->config->name, version);
+    else
+        log_info (LOG, "%s: no model: labelling SOURCE_NONE", self->config->name);
+}
+
+static void
+s_on_correct (self_t *self, zframe_t *packed)
+{
+    float lr = self->config->model ? self->config->model->online_lr : 0;
+    if (!packed || !model_labeller_model (self->labeller) || !(lr > 0))
+        return;
+    Annotate__V1__Corrections *cs = annotate__v1__corrections__unpack (NULL, zframe_size (packed),
+                                                                       zframe_data (packed));
+    if (!cs)
+        return;
+    size_t n = model_labeller_correct (self->labeller, cs, lr);
+    self->corrections += n;
+    log_debug (LOG, "%s: %zu of %zu corrections applied to model version %" PRIu64,
+               self->config->name, n, cs->n_items, model_labeller_version (self->labeller));
+    annotate__v1__corrections__free_unpacked (cs, NULL);
+}
+
+static void
+s_status (self_t *self)
+{
+    char line[160];
+    if (model_labeller_model (self->labeller))
+        snprintf (line, sizeof line, "labelling with model version %" PRIu64 " (%" PRIu64
+                  " corrections applied)", model_labeller_version (self->labeller),
+                  self->corrections);
+    else
+        snprintf (line, sizeof line, "%s",
+                  self->state ? "labelling (no model: SOURCE_NONE)" : "backend failed");
+    zsock_send (self->pipe, "ss", "STATUS", line);
+}
+
 static bool
 s_handle (self_t *self, zmsg_t *m)
 {
@@ -169,9 +229,15 @@ s_handle (self_t *self, zmsg_t *m)
         s_on_config (self, body);
         zframe_destroy (&body);
     }
+    else if (streq (cmd, "MODEL"))
+        s_on_model (self, m);
+    else if (streq (cmd, "CORRECT")) {
+        zframe_t *body = zmsg_pop (m);
+        s_on_correct (self, body);
+        zframe_destroy (&body);
+    }
     else if (streq (cmd, "STATUS"))
-        zsock_send (self->pipe, "ss", "STATUS",
-                    self->state ? "labelling (no model: SOURCE_NONE)" : "backend failed");
+        s_status (self);
     zstr_free (&cmd);
     return go_on;
 }
@@ -179,8 +245,9 @@ s_handle (self_t *self, zmsg_t *m)
 void
 annotation_actor (zsock_t *pipe, void *args)
 {
-    self_t self = { pipe, actor_config_copy (args), NULL, NULL, 0, 0 };
+    self_t self = { pipe, actor_config_copy (args), NULL, NULL, NULL, 0, 0, 0 };
     self.backend = &annotation_backend_none;
+    self.labeller = model_labeller_new (self.config->name);
     char err[256] = "";
     self.state = self.backend->init (self.config, err, sizeof err);
     zsock_signal (pipe, 0);
@@ -201,5 +268,6 @@ annotation_actor (zsock_t *pipe, void *args)
     log_info (LOG, "%s stopped after %" PRIu64 " batches, %" PRIu64 " items", self.config->name,
               self.batches, self.items);
     self.backend->destroy (&self.state);
+    model_labeller_destroy (&self.labeller);
     actor_config_free (&self.config);
 }

@@ -100,6 +100,9 @@ agent_destroy (agent_t **self_p)
     free (self->cluster);
     free (self->actors);
     free (self->assign);
+    if (self->assigned)
+        annotate__v1__assign__free_unpacked (self->assigned, NULL);
+    agent_learning_destroy (self);
     free (self);
     *self_p = NULL;
 }
@@ -212,6 +215,18 @@ s_on_message (agent_t *self)
             break;
         case ANNOTATE__V1__MSG_TYPE__MSG_BATCH:
             agent_on_batch (self, m.correlation, (Annotate__V1__Batch *) m.body);
+            break;
+        case ANNOTATE__V1__MSG_TYPE__MSG_MODEL:
+            agent_on_model_chunk (self, (Annotate__V1__ModelChunk *) m.body);
+            break;
+        case ANNOTATE__V1__MSG_TYPE__MSG_CORRECTION:
+            agent_on_corrections (self, (Annotate__V1__Corrections *) m.body);
+            break;
+        case ANNOTATE__V1__MSG_TYPE__MSG_RETRAIN:
+            agent_on_retrain (self, (Annotate__V1__RetrainOrder *) m.body);
+            break;
+        case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA:
+            agent_on_train_data (self, (Annotate__V1__TrainData *) m.body);
             break;
         case ANNOTATE__V1__MSG_TYPE__MSG_HEARTBEAT:
             break;

@@ -1,8 +1,9 @@
 /*  agent_actors.c: the actors an agent hosts, and the batches they hold.
 
     ASSIGN carries the whole actor set: actors not in it are stopped, new
-    ones started, kept ones get the new taxonomy ("CONFIG"). An assignment
-    that does not check out (names, types, sizes) is ignored as a whole.
+    ones started (with a copy of the current model, if any), kept ones get
+    the new taxonomy and model spec ("CONFIG"). An assignment that does not
+    check out (names, types, sizes, model spec) is ignored as a whole.
 
     A batch is checked (item count against WELCOME's max_batch, ids, UTF-8,
     vector size, tickets) and handed to the annotation actor holding the
@@ -17,6 +18,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "actors/model_spec.h"
 #include "util/util.h"
 
 #define MAX_ID_BYTES 256
@@ -120,7 +122,7 @@ s_check_assign (const Annotate__V1__Assign *as)
             return "a label is not 1..128 bytes of UTF-8";
     if (as->vector_dim > MANIFEST_MAX_VECTOR_DIM)
         return "vector_dim too large";
-    return NULL;
+    return model_spec_check (as->model);
 }
 
 static const Annotate__V1__ActorSpec *
@@ -147,7 +149,7 @@ s_start (agent_t *self, const Annotate__V1__Assign *as, const Annotate__V1__Acto
 {
     actor_type_t type = actor_type_parse (spec->type);
     actor_config_t cfg = { spec->name, self->name, as->labels, as->n_labels, as->vector_dim,
-                           as->manifest_version };
+                           as->manifest_version, as->model };
     zactor_t *actor = actor_start (type, &cfg);
     if (!actor) {
         log_error (AGENT_LOG, "cannot start actor %s (%s)", spec->name, spec->type);
@@ -160,6 +162,7 @@ s_start (agent_t *self, const Annotate__V1__Assign *as, const Annotate__V1__Acto
     zpoller_add (self->poller, actor);
     keep[(*n_keep)++] = h;
     log_info (AGENT_LOG, "actor %s (%s) started", h->name, spec->type);
+    agent_give_model (self, h);
 }
 
 void
@@ -174,7 +177,11 @@ agent_on_assign (agent_t *self, const Annotate__V1__Assign *as)
     self->assign_len = annotate__v1__assign__get_packed_size (as);
     self->assign = malloc (self->assign_len ? self->assign_len : 1);
     annotate__v1__assign__pack (as, self->assign);
+    if (self->assigned)
+        annotate__v1__assign__free_unpacked (self->assigned, NULL);
+    self->assigned = annotate__v1__assign__unpack (NULL, self->assign_len, self->assign);
     self->vector_dim = as->vector_dim;
+    agent_learning_assigned (self);
 
     hosted_t **next = calloc (as->n_actors ? as->n_actors : 1, sizeof *next);
     size_t n = 0;
@@ -287,6 +294,8 @@ s_on_actor (agent_t *self, hosted_t *h)
         zframe_destroy (&idf);
         zframe_destroy (&body);
     }
+    else if (cmd && (streq (cmd, "PULL") || streq (cmd, "UPLOAD")))
+        agent_on_learning_reply (self, h, cmd, m);
     else if (cmd && streq (cmd, "STATUS")) {
         char *line = zmsg_popstr (m);
         log_info (AGENT_LOG, "actor %s: %s", h->name, line ? line : "?");

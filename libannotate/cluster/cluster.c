@@ -13,6 +13,7 @@
 #include "cluster/cluster_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -51,6 +52,8 @@ s_engine_destroy (engine_t **e_p)
     zhashx_destroy (&e->workers);
     zlistx_destroy (&e->redeliver);
     zlistx_destroy (&e->waiting);
+    engine_learning_fini (e);
+    store_client_destroy (&e->sync_client);
     store_client_destroy (&e->client);
     zsock_destroy (&e->events);
     zsock_destroy (&e->ctl);
@@ -117,7 +120,8 @@ s_engine_new (zsock_t *pipe, const actor_args_t *args, char *err, size_t errlen)
     e->ctl = zsock_new_router (args->ctl_endpoint);
     e->events = zsock_new_sub (store_writer_events_endpoint (c->writer), "commit");
     e->client = store_client_new (c->writer);
-    if (!e->ctl || !e->events || !e->client) {
+    e->sync_client = store_client_new (c->writer);
+    if (!e->ctl || !e->events || !e->client || !e->sync_client) {
         err_set (err, errlen, "cluster: cannot create internal sockets");
         goto fail;
     }
@@ -126,6 +130,7 @@ s_engine_new (zsock_t *pipe, const actor_args_t *args, char *err, size_t errlen)
     /*  Only $TERM ends the actor; SIGINT is the owner's business.  */
     zpoller_set_nonstop (e->poller, true);
     engine_rate_tick (e);       /* rates count from here */
+    engine_learning_init (e);
     return e;
 fail:
     s_engine_destroy (&e);
@@ -226,6 +231,18 @@ s_on_worker_message (engine_t *e)
         if (w && w->alive)
             engine_on_goodbye (e, w);
         break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_PULL:
+        if (w && w->alive)
+            engine_on_train_pull (e, w, &msg);
+        else
+            engine_send_reconnect (e, msg.identity);
+        break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD:
+        if (w && w->alive)
+            engine_on_model_upload (e, w, &msg);
+        else
+            engine_send_reconnect (e, msg.identity);
+        break;
     default:
         if (s_may_log_drop (e))
             log_warn (CLUSTER_LOG, "unexpected %s from %s", wire_type_name (msg.type),
@@ -265,6 +282,34 @@ s_on_ctl (engine_t *e)
             zmsg_addstrf (reply, "ERROR %s", err);
         zframe_destroy (&vf);
         zframe_destroy (&text);
+    }
+    else if (cmd && streq (cmd, "RETRAIN") && zmsg_size (req) == 1) {
+        char *reason = zmsg_popstr (req);
+        char err[300];
+        uint64_t order = engine_start_retrain (e, reason, err, sizeof err);
+        if (order)
+            zmsg_addstrf (reply, "OK %" PRIu64 " %s %s", order, e->order.actor, e->order.worker);
+        else
+            zmsg_addstrf (reply, "ERROR %s", err);
+        zstr_free (&reason);
+    }
+    else if (cmd && streq (cmd, "CORRECTION") && zmsg_size (req) == 2) {
+        char *item_id = zmsg_popstr (req);
+        char *label = zmsg_popstr (req);
+        engine_send_correction (e, item_id, label);
+        zmsg_addstr (reply, "OK");
+        zstr_free (&item_id);
+        zstr_free (&label);
+    }
+    else if (cmd && streq (cmd, "MODEL") && zmsg_size (req) == 1) {
+        zframe_t *vf = zmsg_pop (req);
+        if (zframe_size (vf) == 8) {
+            engine_model_changed (e, be64_get (zframe_data (vf)));
+            zmsg_addstr (reply, "OK");
+        }
+        else
+            zmsg_addstr (reply, "ERROR bad version");
+        zframe_destroy (&vf);
     }
     else
         zmsg_addstr (reply, "ERROR unknown request");
@@ -345,6 +390,7 @@ s_actor (zsock_t *pipe, void *argp)
         s_update_backpressure (e);
         engine_heartbeat_tick (e);
         engine_rate_tick (e);
+        engine_learning_tick (e);
         engine_dispatch (e);
     }
     s_drain_writer (e);
@@ -482,4 +528,66 @@ cluster_client_apply (cluster_client_t *self, const char *manifest_text, size_t 
     }
     zframe_destroy (&body);
     return rc;
+}
+
+/*  Sends a request whose answer is "OK..." or "ERROR message".  */
+static int
+s_client_simple (cluster_client_t *self, zmsg_t **req, int timeout_ms, char *out, size_t outlen,
+                 char *err, size_t errlen)
+{
+    zframe_t *body = s_client_call (self, req, timeout_ms);
+    if (!body)
+        return err_set (err, errlen, "cluster actor did not answer");
+    char *text = zframe_strdup (body);
+    zframe_destroy (&body);
+    int rc = 0;
+    if (strncmp (text, "OK", 2) == 0) {
+        if (out)
+            str_copy (out, outlen, text[2] == ' ' ? text + 3 : "");
+    }
+    else
+        rc = err_set (err, errlen, "%s", strncmp (text, "ERROR ", 6) == 0 ? text + 6 : text);
+    free (text);
+    return rc;
+}
+
+int
+cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *order,
+                        char *actor, size_t actor_len, char *worker, size_t worker_len,
+                        char *err, size_t errlen)
+{
+    zmsg_t *req = zmsg_new ();
+    zmsg_addstr (req, "RETRAIN");
+    zmsg_addstr (req, reason && *reason ? reason : "manual");
+    char out[512];
+    if (s_client_simple (self, &req, 5000, out, sizeof out, err, errlen) != 0)
+        return -1;
+    char a[256] = "", w[256] = "";
+    unsigned long long o = 0;
+    sscanf (out, "%llu %255s %255s", &o, a, w);
+    *order = o;
+    str_copy (actor, actor_len, a);
+    str_copy (worker, worker_len, w);
+    return 0;
+}
+
+int
+cluster_client_correction (cluster_client_t *self, const char *id, const char *label)
+{
+    zmsg_t *req = zmsg_new ();
+    zmsg_addstr (req, "CORRECTION");
+    zmsg_addstr (req, id);
+    zmsg_addstr (req, label);
+    return s_client_simple (self, &req, 2000, NULL, 0, NULL, 0);
+}
+
+int
+cluster_client_model_changed (cluster_client_t *self, uint64_t version)
+{
+    uint8_t vb[8];
+    be64_put (vb, version);
+    zmsg_t *req = zmsg_new ();
+    zmsg_addstr (req, "MODEL");
+    zmsg_addmem (req, vb, 8);
+    return s_client_simple (self, &req, 5000, NULL, 0, NULL, 0);
 }

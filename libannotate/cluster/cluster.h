@@ -19,6 +19,9 @@
       MANIFEST <yaml>   -> "OK" or "ERROR <message>"; adopts the manifest's
                            placement, batch size, heartbeat settings and
                            taxonomy, and re-assigns actors on workers
+      RETRAIN <reason>  -> "OK <order> <actor> <worker>" or "ERROR <message>"
+      CORRECTION <id> <label> -> "OK" (online update broadcast)
+      MODEL <version>   -> "OK" (a new current version: distribute it)
 */
 #ifndef ANNOTATE_CLUSTER_H
 #define ANNOTATE_CLUSTER_H
@@ -58,5 +61,18 @@ Annotate__V1__ClusterStatusResponse *cluster_client_status (cluster_client_t *se
 /*  0 when adopted; -1 with err set otherwise.  */
 int cluster_client_apply (cluster_client_t *self, const char *manifest_text, size_t len,
                           uint64_t version, char *err, size_t errlen);
+
+/*  Orders a retrain now. 0 with the order id, the actor and worker that
+    took it; -1 with err set (no retraining actor, one running, no data). */
+int cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *order,
+                            char *actor, size_t actor_len, char *worker, size_t worker_len,
+                            char *err, size_t errlen);
+
+/*  A person labelled id: annotation actors take an online step. 0 or -1. */
+int cluster_client_correction (cluster_client_t *self, const char *id, const char *label);
+
+/*  The current model version changed in the store (rollback): send it to
+    the workers and re-annotate. 0 or -1.  */
+int cluster_client_model_changed (cluster_client_t *self, uint64_t version);
 
 #endif

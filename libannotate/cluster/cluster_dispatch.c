@@ -285,6 +285,11 @@ engine_dispatch (engine_t *e)
             limit = w->max_batch;
         build_t b;
         s_build (e, &b, limit);
+        if (b.n == 0 && engine_sweep_fill (e, limit) > 0) {
+            /* nothing new waits: bring older machine labels up to the current model */
+            s_build_free (&b);
+            s_build (e, &b, limit);
+        }
         bool sent = b.n && s_send_batch (e, w, &b);
         s_build_free (&b);
         if (!sent)

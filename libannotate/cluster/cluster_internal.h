@@ -120,6 +120,28 @@ typedef struct {
     int64_t next_rate_us;
     int64_t started_ms;
 
+    /* learning loop (cluster_learning.c) */
+    store_client_t *sync_client;    /* blocking writer calls (model versions) */
+    uint64_t current_model;
+    struct {
+        uint64_t id;                /* 0: no order running */
+        char *worker, *actor;
+        int64_t started_us;
+        uint64_t parent;
+        uint8_t *blob;              /* upload being assembled */
+        size_t blob_len, blob_total;
+        uint64_t checksum;
+    } order;
+    uint64_t next_order;
+    uint64_t human_at_order;        /* human label count when the last order went out */
+    uint64_t retrains;
+    int64_t last_order_us;
+    int64_t next_trigger_us;
+    bool cold_start_tried;
+    uint64_t sweep_version;         /* re-annotating up to this model; 0: not sweeping */
+    char *sweep_after;              /* item id the sweep continues after */
+    uint64_t sweep_sent;
+
     int64_t drop_window_us;     /* log rate limit for malformed messages */
     size_t drops_logged, drops_suppressed;
 } engine_t;
@@ -157,5 +179,20 @@ void engine_rate_tick (engine_t *e);
 zframe_t *engine_status (engine_t *e);
 int engine_adopt_manifest (engine_t *e, const char *text, size_t len, uint64_t version,
                            char *err, size_t errlen);
+
+/* cluster_learning.c */
+bool engine_learning_enabled (const engine_t *e);
+void engine_model_spec (engine_t *e, Annotate__V1__ModelSpec *spec);
+void engine_send_model (engine_t *e, worker_t *w);
+void engine_model_changed (engine_t *e, uint64_t version);
+/*  Returns the order id, or 0 with err set.  */
+uint64_t engine_start_retrain (engine_t *e, const char *reason, char *err, size_t errlen);
+void engine_learning_tick (engine_t *e);
+void engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg);
+void engine_on_model_upload (engine_t *e, worker_t *w, wire_msg_t *msg);
+void engine_send_correction (engine_t *e, const char *id, const char *label);
+size_t engine_sweep_fill (engine_t *e, size_t room);
+void engine_learning_init (engine_t *e);
+void engine_learning_fini (engine_t *e);
 
 #endif

@@ -58,8 +58,8 @@ s_check_label (const manifest_t *m, const Annotate__V1__ItemLabel *il)
     size_t idlen = strlen (il->id);
     if (idlen == 0 || idlen > STORE_MAX_ID_BYTES || !utf8_valid (il->id, idlen))
         return "id must be 1..256 bytes of UTF-8";
-    if (il->ticket == 0)
-        return "ticket missing";
+    if (il->ticket == 0 && il->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL)
+        return "ticket missing (only re-annotations by a model go without)";
     if (il->source < ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
         || il->source > ANNOTATE__V1__LABEL_SOURCE__SOURCE_LLM)
         return "unknown source";

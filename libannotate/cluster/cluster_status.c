@@ -145,6 +145,10 @@ engine_status (engine_t *e)
     r.store_bytes = st.used_bytes;
     r.in_flight = e->in_flight_items;
     r.redelivered = e->redelivered;
+    r.current_model = e->current_model;
+    r.retrains = e->retrains;
+    r.human_labels = st.human_labels;
+    r.human_since_retrain = st.human_labels > e->human_at_order ? st.human_labels - e->human_at_order : 0;
     r.manifest_version = e->manifest_version;
     r.vector_dim = m->vector_dim;
     r.uptime_ms = time_now_ms () - e->started_ms;

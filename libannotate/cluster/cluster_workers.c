@@ -121,7 +121,12 @@ engine_send_assign (engine_t *e, worker_t *w)
     as.n_labels = m->n_labels;
     as.vector_dim = m->vector_dim;
     as.manifest_version = e->manifest_version;
+    Annotate__V1__ModelSpec spec;
+    engine_model_spec (e, &spec);
+    if (engine_learning_enabled (e))
+        as.model = &spec;
     s_send (e, w, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_ASSIGN, &as.base);
+    free (spec.labels);
     free (labels);
     free (ptrs);
     free (specs);
@@ -270,8 +275,10 @@ engine_on_register (engine_t *e, wire_msg_t *msg)
     wel.liveness = w->liveness;
     wel.max_batch = w->max_batch;
     s_send (e, w, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_WELCOME, &wel.base);
-    if (w->alive)
+    if (w->alive) {
         engine_send_assign (e, w);
+        engine_send_model (e, w);
+    }
     log_info (CLUSTER_LOG, "worker %s registered from %s pid %u (capacity %u%s)", w->name,
               w->host[0] ? w->host : "?", w->pid, w->capacity,
               w->annotates ? ", annotates" : "");

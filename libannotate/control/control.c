@@ -36,6 +36,10 @@ static const struct {
     { SVC "ListItems", handle_list_items },
     { SVC "ClusterStatus", handle_cluster_status },
     { SVC "ApplyManifest", handle_apply_manifest },
+    { SVC "SubmitLabel", handle_submit_label },
+    { SVC "Retrain", handle_retrain },
+    { SVC "ListModels", handle_list_models },
+    { SVC "Rollback", handle_rollback },
     { "/grpc.health.v1.Health/Check", handle_health },
 };
 

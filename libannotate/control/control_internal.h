@@ -45,6 +45,10 @@ void handle_cluster_status (handler_ctx_t *h);
 void handle_apply_manifest (handler_ctx_t *h);
 void handle_health (handler_ctx_t *h);
 void handle_watch (handler_ctx_t *h, grpc_byte_buffer *payload);
+void handle_submit_label (handler_ctx_t *h);
+void handle_retrain (handler_ctx_t *h);
+void handle_list_models (handler_ctx_t *h);
+void handle_rollback (handler_ctx_t *h);
 
 /*  The gRPC code for a store status.  */
 grpc_status_code control_store_code (store_status_t status);

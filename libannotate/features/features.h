@@ -56,7 +56,15 @@ float sparse_vec_dot (const sparse_vec_t *v, const float *dense, size_t dim);
     vector_dim 0, VECTOR_NORM_L2, vector_scale 1.  */
 void features_config_default (features_config_t *cfg);
 
-/*  Number of feature indices: 2^hash_bits (or 0) + vector_dim.  */
+/*  Returns 0 when every field is in range (hash_bits 0 or 10..24,
+    ngram_max 1..2, char_ngrams 0 or 2..6, a known vector_norm, vector_scale
+    finite and > 0 when vector_dim > 0, all indices within 32 bits), else -1
+    with err naming the field. features_extract checks this too; a model
+    loader should check a stored config with it.  */
+int features_config_check (const features_config_t *cfg, char *err, size_t errlen);
+
+/*  Number of feature indices: 2^hash_bits (or 0) + vector_dim; 0 for a
+    config features_config_check refuses.  */
 size_t features_dim (const features_config_t *cfg);
 
 /*  Extracts features of one item into out (reset first; its buffers are

@@ -4,7 +4,7 @@
     follows the text (normalised bytes, token spans, hash keys, the radix
     sort's second buffer). They come from a scratch arena on the caller's
     stack, so a short text costs no malloc at all; a long one spills to a
-    handful of heap blocks freed at the end of the call. Nothing is kept
+    few heap blocks freed at the end of the call. Nothing is kept
     between calls except the output vector's own buffers, so the library
     is reentrant.
 */
@@ -14,7 +14,7 @@
 #include "features/features.h"
 
 #define FSCRATCH_STACK    (32u * 1024u)
-#define FSCRATCH_HEAP_MAX 8
+#define FSCRATCH_HEAP_MAX 48       /* growth doubles, so this is plenty */
 
 typedef struct {
     _Alignas (8) unsigned char stack[FSCRATCH_STACK];

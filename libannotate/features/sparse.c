@@ -1,16 +1,21 @@
 /*  sparse.c: the sparse vector and the key sort behind it.
 
     A text yields one 32-bit key per feature occurrence (bucket and sign),
-    a few hundred for a page of text. Those are sorted with an LSD radix
-    sort, 8 bits a pass and only as many passes as the largest key needs
-    (three at hash_bits 18), skipping a pass whose digit is the same in
-    every key; very short arrays use insertion sort. No comparisons through
-    function pointers, no allocation: the caller passes the second buffer.
+    a few hundred for a page of text. Up to 4096 keys are scattered on
+    their top bits into about one bin per key and finished by insertion
+    sort (one pass over the keys, then almost nothing to do); more keys,
+    or keys piled into a few bins, go through an LSD radix sort, 8 bits a
+    pass and only as many passes as the largest key needs, skipping a pass
+    whose digit is the same in every key. No comparisons through function
+    pointers, no allocation: the caller passes the second buffer.
 */
 #include "features/features_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define BIN_BITS_MAX 12     /* bin sort up to 4096 keys */
+#define BIN_MAX_FILL 32     /* distinct or not: bounds the insertion sort's work */
 
 void
 sparse_vec_init (sparse_vec_t *v)
@@ -106,10 +111,42 @@ s_radix_pass (const uint32_t *src, uint32_t *dst, size_t n, unsigned shift)
     return true;
 }
 
+/*  One scatter on the top bits into about one bin per key, then insertion
+    sort, which only has to order each bin's few keys. Hash keys spread
+    evenly, but text is hostile: a bin with many distinct keys would make
+    the insertion sort quadratic, so then it is not used (false).  */
+static bool
+s_bin_sort (uint32_t *keys, uint32_t *tmp, size_t n, uint32_t max)
+{
+    unsigned kbits = 32u - (unsigned) __builtin_clz (max | 1u);
+    unsigned bbits = 4;
+    while (bbits < BIN_BITS_MAX && ((size_t) 1 << bbits) < n)
+        bbits++;
+    unsigned shift = kbits > bbits ? kbits - bbits : 0;
+    uint32_t count[1u << BIN_BITS_MAX];
+    size_t bins = (size_t) 1 << bbits;
+    memset (count, 0, bins * sizeof count[0]);
+    for (size_t i = 0; i < n; i++)
+        count[keys[i] >> shift]++;
+    uint32_t sum = 0;
+    for (size_t d = 0; d < bins; d++) {
+        if (count[d] > BIN_MAX_FILL)
+            return false;
+        uint32_t c = count[d];
+        count[d] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        tmp[count[keys[i] >> shift]++] = keys[i];
+    s_insertion (tmp, n);
+    memcpy (keys, tmp, n * sizeof *keys);
+    return true;
+}
+
 void
 fsort_u32 (uint32_t *keys, uint32_t *tmp, size_t n)
 {
-    if (n < 48) {
+    if (n < 32) {
         s_insertion (keys, n);
         return;
     }
@@ -117,6 +154,8 @@ fsort_u32 (uint32_t *keys, uint32_t *tmp, size_t n)
     for (size_t i = 0; i < n; i++)
         if (keys[i] > max)
             max = keys[i];
+    if (n <= ((size_t) 1 << BIN_BITS_MAX) && s_bin_sort (keys, tmp, n, max))
+        return;
     uint32_t *src = keys, *dst = tmp;
     for (unsigned shift = 0; shift < 32 && (max >> shift) != 0; shift += 8)
         if (s_radix_pass (src, dst, n, shift)) {

@@ -26,20 +26,11 @@ model_train_config_default (model_train_config_t *cfg)
 bool
 model_features_valid (const features_config_t *cfg, char *err, size_t errlen)
 {
-    if (cfg->hash_bits != 0 && (cfg->hash_bits < 10 || cfg->hash_bits > 24))
-        return err_set (err, errlen, "hash_bits %u out of range (0 or 10..24)", cfg->hash_bits), false;
-    if (cfg->ngram_max > 2 || (cfg->hash_bits && cfg->ngram_max < 1))
-        return err_set (err, errlen, "ngram_max %u out of range (1..2)", cfg->ngram_max), false;
-    if (cfg->char_ngrams != 0 && (cfg->char_ngrams < 2 || cfg->char_ngrams > 6))
-        return err_set (err, errlen, "char_ngrams %u out of range (0 or 2..6)", cfg->char_ngrams), false;
+    if (features_config_check (cfg, err, errlen) != 0)
+        return false;
     if (cfg->vector_dim > MODEL_MAX_VECTOR_DIM)
         return err_set (err, errlen, "vector_dim %u above %u", cfg->vector_dim, MODEL_MAX_VECTOR_DIM), false;
-    if (cfg->vector_norm != VECTOR_NORM_NONE && cfg->vector_norm != VECTOR_NORM_L2
-        && cfg->vector_norm != VECTOR_NORM_MAX)
-        return err_set (err, errlen, "unknown vector_norm %d", (int) cfg->vector_norm), false;
-    if (!isfinite (cfg->vector_scale) || cfg->vector_scale <= 0)
-        return err_set (err, errlen, "vector_scale must be finite and positive"), false;
-    if (cfg->hash_bits == 0 && cfg->vector_dim == 0)
+    if (features_dim (cfg) == 0)
         return err_set (err, errlen, "no features: hash_bits and vector_dim are both 0"), false;
     return true;
 }

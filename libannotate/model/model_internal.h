@@ -28,6 +28,19 @@ struct model {
     float *w;               /* (dim + 1) * n_classes, feature-major */
 };
 
+/*  liblinear solver model_train uses: L2R_LR (0), the primal trust-region
+    Newton method; bench/models measured L2R_LR_DUAL (7) against it.  */
+#define MODEL_SOLVER_DEFAULT   0
+
+/*  model_train with a given liblinear solver_type (L2R_LR or
+    L2R_LR_DUAL), for the benchmarks.  */
+model_t *model_train_solver (int solver, const features_config_t *features,
+                             const char *const *labels, size_t n_labels,
+                             const model_example_t *train, size_t n_train,
+                             const model_example_t *valid, size_t n_valid,
+                             const model_train_config_t *cfg, model_metrics_t *metrics,
+                             char *err, size_t errlen);
+
 /*  Allocates a model with zero weights, copying labels. NULL with err set
     when the sizes are out of range or memory is short.  */
 model_t *model_alloc (const features_config_t *features, const char *const *labels,

@@ -23,6 +23,12 @@ wire_type_name (Annotate__V1__MsgType type)
     case ANNOTATE__V1__MSG_TYPE__MSG_RESULT: return "RESULT";
     case ANNOTATE__V1__MSG_TYPE__MSG_RECONNECT: return "RECONNECT";
     case ANNOTATE__V1__MSG_TYPE__MSG_GOODBYE: return "GOODBYE";
+    case ANNOTATE__V1__MSG_TYPE__MSG_MODEL: return "MODEL";
+    case ANNOTATE__V1__MSG_TYPE__MSG_CORRECTION: return "CORRECTION";
+    case ANNOTATE__V1__MSG_TYPE__MSG_RETRAIN: return "RETRAIN";
+    case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_PULL: return "TRAIN_PULL";
+    case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA: return "TRAIN_DATA";
+    case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD: return "MODEL_UPLOAD";
     default: return "UNKNOWN";
     }
 }
@@ -40,6 +46,14 @@ wire_body_descriptor (Annotate__V1__MsgType type, bool *known)
     case ANNOTATE__V1__MSG_TYPE__MSG_ASSIGN: d = &annotate__v1__assign__descriptor; break;
     case ANNOTATE__V1__MSG_TYPE__MSG_BATCH: d = &annotate__v1__batch__descriptor; break;
     case ANNOTATE__V1__MSG_TYPE__MSG_RESULT: d = &annotate__v1__result__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_MODEL: d = &annotate__v1__model_chunk__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_CORRECTION: d = &annotate__v1__corrections__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_RETRAIN: d = &annotate__v1__retrain_order__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_PULL: d = &annotate__v1__train_pull__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA: d = &annotate__v1__train_data__descriptor; break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD:
+        d = &annotate__v1__model_upload__descriptor;
+        break;
     case ANNOTATE__V1__MSG_TYPE__MSG_RECONNECT:
     case ANNOTATE__V1__MSG_TYPE__MSG_GOODBYE: break;
     default: k = false; break;

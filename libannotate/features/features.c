@@ -1,0 +1,313 @@
+/*  features.c: one item (text and dense vector) to a sparse vector.
+
+    Hash keys carry a namespace so the three kinds of text feature never
+    collide systematically: "w:" + token for unigrams, "b:" + token + " " +
+    token for bigrams of adjacent tokens, "c:" + n-gram for character
+    n-grams. Character n-grams are taken over code points of the token
+    padded with one space on each side (scikit-learn's char_wb), so word
+    starts and ends are features of their own; a padded token shorter than
+    n gives itself as its one n-gram.
+
+    Each key is hashed once with XXH3-64 (seed FEATURES_SEED): the low
+    hash_bits bits pick the bucket, bit 63 the sign. Each occurrence adds
+    +1 or -1 to its bucket; a bucket's value is sign(c) * log1p(|c|) of its
+    summed count c, buckets that cancel to 0 are dropped, and the text part
+    is scaled to unit L2 norm. log1p of the common small counts comes from
+    a table, so the values are the same whatever libm the host has.
+
+    Occurrences are gathered as 32-bit keys (bucket << 1 | sign) straight
+    into the output's index buffer, sorted there (radix, see sparse.c) and
+    merged in place: no per-token allocation, and the output's buffers are
+    reused from one item to the next.
+*/
+#include "features/features_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "util/util.h"
+
+/*  log1p(c) for c = 0..32, correctly rounded (Python's math.log1p).  */
+static const double s_log1p[] = {
+    0.0, 0.6931471805599453, 1.0986122886681096, 1.3862943611198906,
+    1.6094379124341003, 1.791759469228055, 1.9459101490553132, 2.0794415416798357,
+    2.1972245773362196, 2.302585092994046, 2.3978952727983707, 2.4849066497880004,
+    2.5649493574615367, 2.639057329615259, 2.70805020110221, 2.772588722239781,
+    2.833213344056216, 2.8903717578961645, 2.9444389791664403, 2.995732273553991,
+    3.044522437723423, 3.091042453358316, 3.1354942159291497, 3.1780538303479458,
+    3.2188758248682006, 3.258096538021482, 3.295836866004329, 3.332204510175204,
+    3.367295829986474, 3.4011973816621555, 3.4339872044851463, 3.4657359027997265,
+    3.4965075614664802,
+};
+#define LOG1P_TABLE ((long) (sizeof s_log1p / sizeof s_log1p[0]))
+
+void
+features_config_default (features_config_t *cfg)
+{
+    *cfg = (features_config_t) {
+        .hash_bits = 18,
+        .ngram_max = 2,
+        .char_ngrams = 0,
+        .vector_dim = 0,
+        .vector_norm = VECTOR_NORM_L2,
+        .vector_scale = 1.0f,
+    };
+}
+
+int
+features_config_check (const features_config_t *cfg, char *err, size_t errlen)
+{
+    if (!cfg)
+        return err_set (err, errlen, "features: no config");
+    if (cfg->hash_bits != 0 && (cfg->hash_bits < 10 || cfg->hash_bits > 24))
+        return err_set (err, errlen, "features: hash_bits %u is not 0 or 10..24", cfg->hash_bits);
+    if (cfg->ngram_max != 1 && cfg->ngram_max != 2)
+        return err_set (err, errlen, "features: ngram_max %u is not 1 or 2", cfg->ngram_max);
+    if (cfg->char_ngrams != 0 && (cfg->char_ngrams < 2 || cfg->char_ngrams > 6))
+        return err_set (err, errlen, "features: char_ngrams %u is not 0 or 2..6", cfg->char_ngrams);
+    if (cfg->vector_norm != VECTOR_NORM_NONE && cfg->vector_norm != VECTOR_NORM_L2
+        && cfg->vector_norm != VECTOR_NORM_MAX)
+        return err_set (err, errlen, "features: unknown vector_norm %d", (int) cfg->vector_norm);
+    if (cfg->vector_dim > 0 && !(isfinite (cfg->vector_scale) && cfg->vector_scale > 0))
+        return err_set (err, errlen, "features: vector_scale %g is not a positive number",
+                        (double) cfg->vector_scale);
+    uint64_t base = cfg->hash_bits ? (uint64_t) 1 << cfg->hash_bits : 0;
+    if (base + cfg->vector_dim > (uint64_t) UINT32_MAX + 1)
+        return err_set (err, errlen, "features: vector_dim %u is too large", cfg->vector_dim);
+    return 0;
+}
+
+size_t
+features_dim (const features_config_t *cfg)
+{
+    if (features_config_check (cfg, NULL, 0) != 0)
+        return 0;
+    size_t base = cfg->hash_bits ? (size_t) 1 << cfg->hash_bits : 0;
+    return base + cfg->vector_dim;
+}
+
+static inline uint32_t
+s_key (const char *key, size_t len, uint32_t mask)
+{
+    uint64_t h = XXH3_64bits_withSeed (key, len, FEATURES_SEED);
+    return (uint32_t) (h & mask) << 1 | (uint32_t) (h >> 63);
+}
+
+static size_t
+s_n_char_grams (uint32_t ncp, uint32_t n)
+{
+    size_t padded = (size_t) ncp + 2;
+    return padded >= n ? padded - n + 1 : 1;
+}
+
+static size_t
+s_cp_len (unsigned char lead)
+{
+    return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+}
+
+/*  Character n-grams of one token; returns the number of keys written.  */
+static size_t
+s_char_grams (const char *tok, size_t len, uint32_t ncp, uint32_t n, uint32_t mask,
+              char *pad, uint32_t *keys)
+{
+    /* pad = "c: " + token + " ", so each n-gram lies in pad + 2.. and the
+       prefix is copied in front of it in gram[] */
+    pad[2] = ' ';
+    memcpy (pad + 3, tok, len);
+    pad[3 + len] = ' ';
+    const char *p = pad + 2, *end = pad + 4 + len;
+    char gram[2 + 6 * 4];
+    gram[0] = 'c';
+    gram[1] = ':';
+    if ((size_t) ncp + 2 <= n) {
+        /* too short for a window: the padded token is its only n-gram */
+        size_t glen = (size_t) (end - p);
+        memcpy (pad, "c:", 2);
+        keys[0] = s_key (pad, glen + 2, mask);
+        return 1;
+    }
+    const char *q = p;
+    for (uint32_t i = 0; i < n; i++)
+        q += s_cp_len ((unsigned char) *q);
+    size_t k = 0;
+    for (;;) {
+        size_t glen = (size_t) (q - p);
+        memcpy (gram + 2, p, glen);
+        keys[k++] = s_key (gram, glen + 2, mask);
+        if (q == end)
+            break;
+        p += s_cp_len ((unsigned char) *p);
+        q += s_cp_len ((unsigned char) *q);
+    }
+    return k;
+}
+
+/*  All occurrence keys of the text, into keys (sized by the caller).  */
+static size_t
+s_gather (const features_config_t *cfg, const ftokens_t *t, char *kb, uint32_t *keys)
+{
+    uint32_t mask = ((uint32_t) 1 << cfg->hash_bits) - 1;
+    size_t k = 0;
+    kb[0] = 'w';
+    kb[1] = ':';
+    for (size_t i = 0; i < t->n_tok; i++) {
+        memcpy (kb + 2, t->text + t->tok[i].off, t->tok[i].len);
+        keys[k++] = s_key (kb, 2 + t->tok[i].len, mask);
+    }
+    if (cfg->ngram_max >= 2) {
+        kb[0] = 'b';
+        for (size_t i = 1; i < t->n_tok; i++) {
+            const ftoken_t *a = &t->tok[i - 1], *b = &t->tok[i];
+            memcpy (kb + 2, t->text + a->off, a->len);
+            kb[2 + a->len] = ' ';
+            memcpy (kb + 3 + a->len, t->text + b->off, b->len);
+            keys[k++] = s_key (kb, 3 + a->len + b->len, mask);
+        }
+    }
+    if (cfg->char_ngrams)
+        for (size_t i = 0; i < t->n_tok; i++)
+            k += s_char_grams (t->text + t->tok[i].off, t->tok[i].len, t->tok[i].ncp,
+                               cfg->char_ngrams, mask, kb, keys + k);
+    return k;
+}
+
+static double
+s_log1p_count (long c)
+{
+    long a = c < 0 ? -c : c;
+    double v = a < LOG1P_TABLE ? s_log1p[a] : log1p ((double) a);
+    return c < 0 ? -v : v;
+}
+
+/*  Sorted occurrence keys to (bucket, value) pairs, in place, then L2
+    normalised.  */
+static void
+s_merge (sparse_vec_t *out, size_t n_keys)
+{
+    uint32_t *idx = out->idx;
+    float *val = out->val;
+    size_t w = 0;
+    double sumsq = 0;
+    for (size_t i = 0; i < n_keys;) {
+        uint32_t bucket = idx[i] >> 1;
+        long c = 0;
+        for (; i < n_keys && idx[i] >> 1 == bucket; i++)
+            c += (idx[i] & 1) ? -1 : 1;
+        if (c == 0)
+            continue;
+        double v = s_log1p_count (c);
+        sumsq += v * v;
+        /* the count waits in the value slot until the norm is known */
+        int32_t c32 = (int32_t) c;
+        idx[w] = bucket;
+        memcpy (&val[w], &c32, sizeof c32);
+        w++;
+    }
+    double norm = sqrt (sumsq);
+    for (size_t i = 0; i < w; i++) {
+        int32_t c32;
+        memcpy (&c32, &val[i], sizeof c32);
+        val[i] = (float) (s_log1p_count (c32) / norm);
+    }
+    out->n = w;
+}
+
+static int
+s_text (const features_config_t *cfg, const ftokens_t *t, fscratch_t *s, sparse_vec_t *out,
+        char *err, size_t errlen)
+{
+    size_t n_keys = t->n_tok;
+    if (cfg->ngram_max >= 2 && t->n_tok > 1)
+        n_keys += t->n_tok - 1;
+    if (cfg->char_ngrams)
+        for (size_t i = 0; i < t->n_tok; i++)
+            n_keys += s_n_char_grams (t->tok[i].ncp, cfg->char_ngrams);
+    if (n_keys == 0)
+        return 0;
+    char *kb = fscratch_alloc (s, t->len + 32);
+    uint32_t *tmp = fscratch_alloc (s, n_keys * sizeof *tmp);
+    if (!kb || !tmp || sparse_vec_reserve (out, n_keys) != 0)
+        return err_set (err, errlen, "features: out of memory for %zu features", n_keys);
+    size_t k = s_gather (cfg, t, kb, out->idx);
+    fsort_u32 (out->idx, tmp, k);
+    s_merge (out, k);
+    return 0;
+}
+
+static int
+s_dense (const features_config_t *cfg, const float *vec, size_t n_vec, sparse_vec_t *out,
+         char *err, size_t errlen)
+{
+    double norm = 1.0;
+    if (cfg->vector_norm == VECTOR_NORM_L2) {
+        double ss = 0;
+        for (size_t i = 0; i < n_vec; i++)
+            ss += (double) vec[i] * vec[i];
+        norm = sqrt (ss);
+    }
+    else if (cfg->vector_norm == VECTOR_NORM_MAX) {
+        norm = 0;
+        for (size_t i = 0; i < n_vec; i++)
+            if (fabs ((double) vec[i]) > norm)
+                norm = fabs ((double) vec[i]);
+    }
+    if (norm == 0)
+        return 0;               /* a zero vector adds nothing */
+    if (sparse_vec_reserve (out, out->n + n_vec) != 0)
+        return err_set (err, errlen, "features: out of memory for %zu dense values", n_vec);
+    uint32_t base = cfg->hash_bits ? (uint32_t) 1 << cfg->hash_bits : 0;
+    for (size_t i = 0; i < n_vec; i++) {
+        float y = (float) ((double) vec[i] / norm * cfg->vector_scale);
+        if (!isfinite (y))
+            return err_set (err, errlen, "features: vector value %zu overflows once scaled", i);
+        if (y == 0.0f)
+            continue;
+        out->idx[out->n] = base + (uint32_t) i;
+        out->val[out->n] = y;
+        out->n++;
+    }
+    return 0;
+}
+
+static int
+s_check_vector (const features_config_t *cfg, const float *vec, size_t n_vec,
+                char *err, size_t errlen)
+{
+    if (n_vec != 0 && n_vec != cfg->vector_dim)
+        return err_set (err, errlen, "features: vector has %zu values, expected %u",
+                        n_vec, cfg->vector_dim);
+    if (n_vec != 0 && !vec)
+        return err_set (err, errlen, "features: vector is NULL but has %zu values", n_vec);
+    for (size_t i = 0; i < n_vec; i++)
+        if (!isfinite (vec[i]))
+            return err_set (err, errlen, "features: vector value %zu is not finite", i);
+    return 0;
+}
+
+int
+features_extract (const features_config_t *cfg, const char *text, size_t text_len,
+                  const float *vec, size_t n_vec, sparse_vec_t *out, char *err, size_t errlen)
+{
+    if (!out)
+        return err_set (err, errlen, "features: no output vector");
+    out->n = 0;
+    if (features_config_check (cfg, err, errlen) != 0
+        || s_check_vector (cfg, vec, n_vec, err, errlen) != 0)
+        return -1;
+    fscratch_t s;
+    fscratch_init (&s);
+    ftokens_t t;
+    int rc = ftokenize (text, text_len, &s, &t, err, errlen);
+    if (rc == 0 && cfg->hash_bits)
+        rc = s_text (cfg, &t, &s, out, err, errlen);
+    fscratch_free (&s);
+    if (rc == 0 && n_vec)
+        rc = s_dense (cfg, vec, n_vec, out, err, errlen);
+    if (rc != 0)
+        out->n = 0;
+    return rc;
+}
