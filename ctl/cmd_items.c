@@ -48,16 +48,18 @@ print_label (const Annotate__V1__Label *l)
 static void
 print_history (Annotate__V1__LabelEvent **events, size_t n)
 {
-    static const char *const head[] = { "SEQ", "LABEL", "SOURCE", "CONFIDENCE", "TIME" };
-    ctl_table_t *t = ctl_table_new (5, head);
+    static const char *const head[] = { "SEQ", "LABEL", "SOURCE", "CONFIDENCE", "MODEL", "TIME" };
+    ctl_table_t *t = ctl_table_new (6, head);
     for (size_t i = 0; i < n; i++) {
         const Annotate__V1__Label *l = events[i]->label;
-        char seq[24], label[160], conf[16], when[40];
+        char seq[24], label[160], conf[16], model[24], when[40];
         snprintf (seq, sizeof seq, "%" PRIu64, events[i]->seq);
         snprintf (conf, sizeof conf, "%.3f", l ? l->confidence : 0.0f);
+        snprintf (model, sizeof model, l && l->model_version ? "%" PRIu64 : "-",
+                  l ? l->model_version : 0);
         const char *const row[] = {
             seq, l ? ctl_escape (l->label, 40, label, sizeof label) : "-",
-            l ? ctl_source_name (l->source) : "-", conf,
+            l ? ctl_source_name (l->source) : "-", conf, model,
             ctl_time (l ? l->time_ms : 0, when, sizeof when),
         };
         ctl_table_row (t, row);

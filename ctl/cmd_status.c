@@ -49,6 +49,13 @@ print_summary (const Annotate__V1__ClusterStatusResponse *r)
     printf ("rates        ingest %.1f items/s, label %.1f events/s\n", r->ingest_rate,
             r->label_rate);
     printf ("redelivered  %" PRIu64 " batches\n", r->redelivered);
+    if (r->current_model)
+        printf ("model        version %" PRIu64 " current, %" PRIu64 " retrain orders\n",
+                r->current_model, r->retrains);
+    else
+        printf ("model        none yet, %" PRIu64 " retrain orders\n", r->retrains);
+    printf ("human        %" PRIu64 " labels (%" PRIu64 " since the last retrain)\n",
+            r->human_labels, r->human_since_retrain);
     printf ("store        %.1f MiB\n", (double) r->store_bytes / (1024.0 * 1024.0));
 }
 

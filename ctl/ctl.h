@@ -129,5 +129,9 @@ int cmd_get (ctl_t *ctl, int argc, char **argv);
 int cmd_ls (ctl_t *ctl, int argc, char **argv);
 int cmd_watch (ctl_t *ctl, int argc, char **argv);
 int cmd_apply (ctl_t *ctl, int argc, char **argv);
+int cmd_label (ctl_t *ctl, int argc, char **argv);
+int cmd_retrain (ctl_t *ctl, int argc, char **argv);
+int cmd_models (ctl_t *ctl, int argc, char **argv);
+int cmd_rollback (ctl_t *ctl, int argc, char **argv);
 
 #endif

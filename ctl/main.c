@@ -22,6 +22,10 @@ static const char usage_text[] =
     "  ls                     list items, filtered by label, source or status\n"
     "  watch                  follow label events as they are committed\n"
     "  apply -f FILE          apply (or --dry-run) a cluster manifest\n"
+    "  label ID LABEL         a person's label for an item (SubmitLabel)\n"
+    "  retrain                train a new model version now\n"
+    "  models                 model versions with their metrics\n"
+    "  rollback VERSION       make an older model version current\n"
     "\n"
     "Options (also accepted after the command):\n"
     "  --addr HOST:PORT       coordinator address (default: $ANNOTATECTL_ADDR, else " DEFAULT_ADDR
@@ -50,7 +54,8 @@ typedef struct {
 static const command_t commands[] = {
     { "status", cmd_status }, { "health", cmd_health }, { "ingest", cmd_ingest },
     { "get", cmd_get },       { "ls", cmd_ls },         { "watch", cmd_watch },
-    { "apply", cmd_apply },
+    { "apply", cmd_apply },   { "label", cmd_label },   { "retrain", cmd_retrain },
+    { "models", cmd_models }, { "rollback", cmd_rollback },
 };
 
 int

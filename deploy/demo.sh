@@ -1,14 +1,21 @@
 #!/bin/bash
-# Brings up annotate on this machine with the embedded default manifest: a
-# coordinator and two workers on loopback, then streams scikit-learn's
-# digits set (1,797 real 8x8 images, every 10th with its gold label)
-# through the whole loop and shows the labels arriving.
+# Brings up annotate on this machine with the learning-loop manifest
+# (deploy/loop.yaml): a coordinator and two workers on loopback, then
+# streams scikit-learn's digits set (1,797 real 8x8 images) in with no
+# labels at all, and lets a SIMULATED reviewer (deploy/simulated_reviewer.py,
+# a script that knows the true labels and plays the person) label the items
+# the machine is least sure of. The first model is trained after 30 human
+# labels, a new version after every 40 more; each version is sent to the
+# workers and the items are annotated again. The reviewer prints the
+# machine's accuracy (against the truth, over the items no person labelled)
+# as the human labels are spent.
 #
 #   deploy/demo.sh            run the demo, then stop everything
 #   deploy/demo.sh --keep     leave the cluster running (stop it with Ctrl-C)
 #
 # Ports: ANNOTATE_GRPC (default 127.0.0.1:7400), ANNOTATE_CLUSTER
 # (default tcp://127.0.0.1:7401). Data goes to a temporary directory.
+# DEMO_BUDGET (default 200): human labels the simulated reviewer spends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 keep=0
@@ -32,8 +39,8 @@ trap cleanup EXIT
 ctl() { "$bin/annotatectl" --addr "$grpc" "$@"; }
 
 echo "== starting a coordinator and two workers (logs in $work)"
-"$bin/annotate-coordinator" --data-dir "$work/data" --grpc-listen "$grpc" --cluster-bind "$cluster" \
-    2>"$work/coordinator.log" &
+"$bin/annotate-coordinator" --manifest "$root/deploy/loop.yaml" --data-dir "$work/data" \
+    --grpc-listen "$grpc" --cluster-bind "$cluster" 2>"$work/coordinator.log" &
 pids+=($!)
 for i in $(seq 50); do ctl health >/dev/null 2>&1 && break; sleep 0.1; done
 if ! ctl health >/dev/null 2>&1; then
@@ -46,31 +53,47 @@ done
 sleep 1
 ctl status
 
-echo
-echo "== streaming the digits set in (every 10th item carries its gold label)"
-/usr/bin/python3 "$root/tests/data/digits_jsonl.py" --gold 10 >"$work/digits.jsonl"
-ctl watch --from-now --idle-timeout 2 >"$work/events.txt" &
-watcher=$!
-ctl ingest "$work/digits.jsonl"
-wait "$watcher" || true
+# wait_idle: until every stored item has been through an annotation actor.
+wait_idle() {
+    for _ in $(seq 300); do
+        ctl status | grep -q 'pending 0, in_flight 0' && return 0
+        sleep 0.1
+    done
+}
 
 echo
-echo "== the first label events, as they arrived (watch)"
-head -n 12 "$work/events.txt"
-echo "... $(($(wc -l <"$work/events.txt") - 1)) events in all (one per item)"
+echo "== streaming the digits set in: 1,797 images, no labels (the truth stays in meta.truth)"
+/usr/bin/python3 "$root/tests/data/digits_jsonl.py" >"$work/digits.jsonl"
+ctl ingest "$work/digits.jsonl" --no-progress
+wait_idle
+echo
+echo "No model yet: the annotation actors saw every item and said so (source none)."
+ctl ls --limit 3
+echo
+ctl status | sed -n '4,9p'
 
 echo
-echo "== one item with its label history"
-ctl get digit-0010
+echo "== a SIMULATED reviewer labels the least confident items (${DEMO_BUDGET:-200} labels)"
+echo "   ACCURACY: machine labels that match the truth, over the items no person labelled"
+echo "   (items still without a label count as wrong); COVERAGE: share of them with a label;"
+echo "   STALE: items not yet re-annotated by the current model version"
+/usr/bin/python3 "$root/deploy/simulated_reviewer.py" --addr "$grpc" --data "$work/digits.jsonl" \
+    --budget "${DEMO_BUDGET:-200}" --report-every 25 --settle 15
+
 echo
-ctl get digit-0011
+echo "== the model versions the loop trained"
+ctl models
+
+item=$(ctl ls --source model --limit 1 | awk 'NR == 2 { print $1 }')
+if [ -n "$item" ]; then
+    echo
+    echo "== one machine-labelled item: its history shows each model version that labelled it"
+    ctl get "$item"
+fi
 
 echo
 echo "== the cluster now"
 ctl status
-echo
-echo "Until the learning loop is configured (model.type in the manifest), annotation"
-echo "actors have no model and say so: their events carry source 'none' and no label."
 
 if [ "$keep" = 1 ]; then
     echo

@@ -2,10 +2,13 @@
 
     The annotation actor does the messaging (unpacking batches, building
     results, answering every batch); a backend only turns items into label
-    fields. Until the learning loop exists the only backend is "none": it
+    fields. The only backend is "none": it
     labels nothing (SOURCE_NONE, empty label, confidence 0, model_version 0)
     and never invents a label. A model backend plugs in by providing these
-    three functions and being chosen in annotation_backend_find.
+    three functions and being chosen in annotation_backend_find. (The
+    learning loop's models do not go through this interface: they arrive
+    at run time, so the annotation actor labels with model_labeller.h when
+    it holds a model, and with the backend otherwise.)
 
     label_batch gets the batch and an array of ItemLabels already holding id
     and ticket; it fills label, confidence, source, model_version and

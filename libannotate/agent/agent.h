@@ -6,6 +6,12 @@
     to the least busy annotation actor; each actor's RESULT goes back as
     MSG_RESULT. Every message from the coordinator is checked before use.
 
+    The learning loop (agent_learning.c, docs/protocol.md): models arrive
+    in MSG_MODEL chunks and every annotation actor labels with its own
+    copy; corrections go to every annotation actor; a retrain order goes
+    to the retraining actor it names, whose pulls and uploads the agent
+    relays. Training runs on that actor's thread, never on the agent's.
+
     It survives a coordinator restart: when the coordinator is silent for
     liveness * heartbeat_ms (or says RECONNECT), the agent registers again,
     on a fresh socket if the old one went quiet. A REJECT is final: the run

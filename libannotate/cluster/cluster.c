@@ -51,6 +51,7 @@ s_engine_destroy (engine_t **e_p)
     zhashx_destroy (&e->by_identity);
     zhashx_destroy (&e->workers);
     zlistx_destroy (&e->redeliver);
+    zlistx_destroy (&e->parked);
     zlistx_destroy (&e->waiting);
     engine_learning_fini (e);
     store_client_destroy (&e->sync_client);
@@ -104,6 +105,8 @@ s_engine_new (zsock_t *pipe, const actor_args_t *args, char *err, size_t errlen)
     e->batches = zhashx_new ();
     e->redeliver = zlistx_new ();
     zlistx_set_destructor (e->redeliver, item_ref_free);
+    e->parked = zlistx_new ();
+    zlistx_set_destructor (e->parked, item_ref_free);
     e->waiting = zlistx_new ();
     zlistx_set_destructor (e->waiting, label_job_free);
 
@@ -219,7 +222,11 @@ s_on_worker_message (engine_t *e)
     case ANNOTATE__V1__MSG_TYPE__MSG_RESULT:
         /*  Applied even from an unknown peer: the store's ticket check makes
             a stale result harmless, and it may be the last copy.  */
-        engine_on_result (e, w && w->alive ? w : NULL, &msg);
+        /*  From a known worker, even one declared dead, a result may be the
+            last copy: the store's ticket check makes a stale one harmless.
+            A peer that never registered gets nothing written.  */
+        if (w)
+            engine_on_result (e, w->alive ? w : NULL, &msg);
         if (!w || !w->alive)
             engine_send_reconnect (e, msg.identity);
         break;
@@ -391,6 +398,7 @@ s_actor (zsock_t *pipe, void *argp)
         engine_heartbeat_tick (e);
         engine_rate_tick (e);
         engine_learning_tick (e);
+        engine_expire_batches (e);
         engine_dispatch (e);
     }
     s_drain_writer (e);

@@ -264,6 +264,7 @@ s_send_batch (engine_t *e, worker_t *w, build_t *b)
     char key[24];
     s_key (key, sizeof key, batch->batch_id);
     zhashx_insert (e->batches, key, batch);
+    batch->sent_us = time_mono_us ();
     w->in_flight++;
     w->last_dispatch = ++e->dispatch_seq;
     e->in_flight_items += b->n;
@@ -294,5 +295,49 @@ engine_dispatch (engine_t *e)
         s_build_free (&b);
         if (!sent)
             break;
+    }
+}
+
+void
+engine_park (engine_t *e, const char *id, uint64_t ticket)
+{
+    item_ref_t *ref = calloc (1, sizeof *ref);
+    ref->id = strdup (id);
+    ref->ticket = ticket;
+    zlistx_add_end (e->parked, ref);
+}
+
+void
+engine_expire_batches (engine_t *e)
+{
+    int64_t now = time_mono_us ();
+    zlistx_t *late = NULL;
+    for (batch_t *b = zhashx_first (e->batches); b; b = zhashx_next (e->batches))
+        if (now - b->sent_us > CLUSTER_BATCH_TIMEOUT_US) {
+            if (!late)
+                late = zlistx_new ();
+            zlistx_add_end (late, (void *) (uintptr_t) b->batch_id);
+        }
+    for (void *id = late ? zlistx_first (late) : NULL; id; id = zlistx_next (late)) {
+        batch_t *b = engine_batch_take (e, (uint64_t) (uintptr_t) id);
+        if (!b)
+            continue;
+        log_warn (CLUSTER_LOG, "batch %" PRIu64 " unanswered by %s for %lld s: dispatched again",
+                  b->batch_id, b->worker->name, (long long) (CLUSTER_BATCH_TIMEOUT_US / 1000000));
+        engine_requeue (e, b->items, b->n_items, true);
+        b->n_items = 0;
+        batch_free (&b);
+        e->redelivered++;
+    }
+    zlistx_destroy (&late);
+    if (zlistx_size (e->parked) && now >= e->next_park_retry_us) {
+        e->next_park_retry_us = now + CLUSTER_PARK_RETRY_US;
+        size_t n = zlistx_size (e->parked);
+        item_ref_t *ref;
+        while ((ref = zlistx_detach (e->parked, NULL))) {
+            ref->attempts = 0;
+            zlistx_add_end (e->redeliver, ref);
+        }
+        log_info (CLUSTER_LOG, "retrying %zu parked items", n);
     }
 }

@@ -30,6 +30,10 @@
 #define CLUSTER_MAX_ATTEMPTS      5       /* an item unlabelled this often is left pending */
 #define CLUSTER_MAX_TAGS          64
 #define CLUSTER_MAX_TAG_BYTES     256
+#define CLUSTER_MAX_TAG_TOTAL     2048
+#define CLUSTER_MAX_DEAD          256     /* dead records kept for status; the oldest go first */
+#define CLUSTER_BATCH_TIMEOUT_US  (120LL * 1000000) /* a batch unanswered this long goes out again */
+#define CLUSTER_PARK_RETRY_US     (30LL * 1000000)  /* parked items are retried this often */
 #define CLUSTER_MAX_HOST_BYTES    256
 #define CLUSTER_MAX_CAPACITY      1024
 #define CLUSTER_RATE_SLOTS        11      /* one sample a second: rates over ~10 s */
@@ -47,6 +51,7 @@ typedef struct {
     worker_t *worker;
     item_ref_t **items;         /* owned */
     size_t n_items;
+    int64_t sent_us;            /* monotonic: unanswered too long, it goes out again */
 } batch_t;
 
 struct worker {
@@ -106,6 +111,9 @@ typedef struct {
 
     zhashx_t *batches;          /* "%llu" batch id -> batch_t, owned (freed by hand) */
     zlistx_t *redeliver;        /* item_ref_t *, owns; dispatched before new items */
+    zlistx_t *parked;           /* item_ref_t *, owns: failed too often, retried later */
+    int64_t next_park_retry_us;
+    uint64_t latest_model;      /* newest model version stored: labels may not claim more */
     uint64_t cursor;            /* highest pending ticket dispatched */
     uint64_t next_batch_id;
     uint64_t in_flight_items;
@@ -164,6 +172,11 @@ void engine_dispatch (engine_t *e);
     requeue) and the worker's credit is returned. NULL if unknown.  */
 batch_t *engine_batch_take (engine_t *e, uint64_t batch_id);
 void engine_requeue (engine_t *e, item_ref_t **items, size_t n, bool front);
+/*  Batches unanswered for CLUSTER_BATCH_TIMEOUT_US go out again, and
+    parked items are retried every CLUSTER_PARK_RETRY_US.  */
+void engine_expire_batches (engine_t *e);
+/*  Keeps an item that failed too often for a later retry.  */
+void engine_park (engine_t *e, const char *id, uint64_t ticket);
 void batch_free (batch_t **b);
 void item_ref_free (void **item);
 

@@ -416,6 +416,8 @@ s_finish_upload (engine_t *e, Annotate__V1__ModelInfo *info)
         log_error (CLUSTER_LOG, "cannot store the model of order %" PRIu64 ": %s", e->order.id, r.err);
         return;
     }
+    if (r.model_version > e->latest_model)
+        e->latest_model = r.model_version;
     log_info (CLUSTER_LOG, "model %" PRIu64 " %s: %s", r.model_version, info->status, reason);
     if (publish)
         engine_model_changed (e, r.model_version);
@@ -569,6 +571,7 @@ engine_learning_init (engine_t *e)
     store_stats_t st;
     s_counts (e, &st);
     e->current_model = st.current_model;
+    e->latest_model = st.models;
     e->human_at_order = st.human_labels;
     e->cold_start_tried = st.models > 0;
 }

@@ -53,8 +53,9 @@ s_prob_ok (float p)
 
 /*  NULL when the label is acceptable, else what is wrong with it.  */
 static const char *
-s_check_label (const manifest_t *m, const Annotate__V1__ItemLabel *il)
+s_check_label (const engine_t *e, const Annotate__V1__ItemLabel *il)
 {
+    const manifest_t *m = e->manifest;
     size_t idlen = strlen (il->id);
     if (idlen == 0 || idlen > STORE_MAX_ID_BYTES || !utf8_valid (il->id, idlen))
         return "id must be 1..256 bytes of UTF-8";
@@ -63,6 +64,14 @@ s_check_label (const manifest_t *m, const Annotate__V1__ItemLabel *il)
     if (il->source < ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
         || il->source > ANNOTATE__V1__LABEL_SOURCE__SOURCE_LLM)
         return "unknown source";
+    /*  people's and accepted labels never come from a worker  */
+    if (il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN
+        || il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_GOLD
+        || il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO)
+        return "a worker may not send human, gold or auto labels";
+    if (il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
+        && (il->model_version == 0 || il->model_version > e->latest_model))
+        return "model_version is not a stored model";
     bool none = il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE;
     if (none && il->label[0])
         return "a SOURCE_NONE label must be empty";
@@ -129,8 +138,12 @@ engine_on_writer_answer (engine_t *e)
     label_job_t *job = req->user;
     if (e->outstanding)
         e->outstanding--;
-    if (req->status != STORE_OK)
-        log_error (CLUSTER_LOG, "store refused %zu labels: %s", req->n_labels, req->err);
+    if (req->status != STORE_OK) {
+        /*  those items are still pending behind the cursor: retry later  */
+        log_error (CLUSTER_LOG, "store refused %zu labels: %s; items parked", req->n_labels, req->err);
+        for (size_t i = 0; i < req->n_labels; i++)
+            engine_park (e, req->labels[i].id, req->labels[i].ticket);
+    }
     else {
         e->labels_applied += req->applied;
         if (req->discarded)
@@ -154,9 +167,9 @@ s_requeue_unanswered (engine_t *e, batch_t *b, const bool *answered)
         item_ref_t *ref = b->items[i];
         b->items[i] = NULL;
         if (++ref->attempts >= CLUSTER_MAX_ATTEMPTS) {
-            log_error (CLUSTER_LOG, "item %s came back unlabelled %u times; left pending", ref->id,
-                       ref->attempts);
-            item_ref_free ((void **) &ref);
+            log_error (CLUSTER_LOG, "item %s came back unlabelled %u times; parked, retried in %lld s",
+                       ref->id, ref->attempts, (long long) (CLUSTER_PARK_RETRY_US / 1000000));
+            zlistx_add_end (e->parked, ref);
         }
         else
             engine_requeue (e, &ref, 1, false);
@@ -226,7 +239,7 @@ engine_on_result (engine_t *e, worker_t *w, wire_msg_t *msg)
     const char *why = actor_ok ? NULL : "actor name must be 1..128 bytes of UTF-8";
     for (size_t i = 0; actor_ok && i < res->n_labels; i++) {
         const Annotate__V1__ItemLabel *il = res->labels[i];
-        const char *bad = s_check_label (e->manifest, il);
+        const char *bad = s_check_label (e, il);
         if (!bad && b && s_match (b, index, answered, il) < 0)
             bad = "not an item of this batch";
         if (bad) {

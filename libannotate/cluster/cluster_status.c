@@ -193,6 +193,7 @@ engine_adopt_manifest (engine_t *e, const char *text, size_t len, uint64_t versi
     for (worker_t *w = zhashx_first (e->workers); w; w = zhashx_next (e->workers))
         if (w->alive) {
             engine_send_assign (e, w);
+            engine_send_model (e, w);   /* the model may have been switched back on */
             n++;
         }
     log_info (CLUSTER_LOG, "adopted manifest version %llu; re-assigned %zu workers",

@@ -134,33 +134,55 @@ engine_send_assign (engine_t *e, worker_t *w)
 
 /* ---- registration ----------------------------------------------------- */
 
+/*  Text that reaches logs and the API must be printable: no control
+    characters (log line injection), valid UTF-8, bounded.  */
+static bool
+s_printable (const char *s, size_t len)
+{
+    if (!utf8_valid (s, len))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
 static const char *
 s_check_register (const Annotate__V1__Register *r)
 {
     size_t nlen = strlen (r->name);
-    if (nlen == 0 || nlen > MANIFEST_MAX_NAME || !utf8_valid (r->name, nlen))
-        return "name must be 1..128 bytes of UTF-8";
+    if (nlen == 0 || nlen > MANIFEST_MAX_NAME || !s_printable (r->name, nlen))
+        return "name must be 1..128 bytes of printable UTF-8";
     if (r->capacity < 1 || r->capacity > CLUSTER_MAX_CAPACITY)
         return "capacity must be 1..1024";
     size_t hlen = strlen (r->host);
-    if (hlen > CLUSTER_MAX_HOST_BYTES || !utf8_valid (r->host, hlen))
-        return "host must be at most 256 bytes of UTF-8";
+    if (hlen > CLUSTER_MAX_HOST_BYTES || !s_printable (r->host, hlen))
+        return "host must be at most 256 bytes of printable UTF-8";
     if (r->n_tags > CLUSTER_MAX_TAGS)
         return "at most 64 tags";
+    size_t total = 0;
     for (size_t i = 0; i < r->n_tags; i++) {
         size_t tl = strlen (r->tags[i]);
-        if (tl == 0 || tl > CLUSTER_MAX_TAG_BYTES || !utf8_valid (r->tags[i], tl)
+        total += tl;
+        if (tl == 0 || tl > CLUSTER_MAX_TAG_BYTES || !s_printable (r->tags[i], tl)
             || !strchr (r->tags[i], '='))
-            return "tags must be key=value, 1..256 bytes of UTF-8";
+            return "tags must be key=value, 1..256 bytes of printable UTF-8";
     }
+    if (total > CLUSTER_MAX_TAG_TOTAL)
+        return "tags: at most 2 KiB in all";
     return NULL;
 }
 
-/*  Frees the oldest dead record when the table is full; false if all live. */
+/*  Frees the oldest dead record when the table is full or too many dead
+    records pile up (a peer registering random names must not grow the
+    status without bound); false if all are alive.  */
 static bool
 s_make_room (engine_t *e)
 {
-    if (zhashx_size (e->workers) < CLUSTER_MAX_WORKERS)
+    size_t dead = 0;
+    for (worker_t *w = zhashx_first (e->workers); w; w = zhashx_next (e->workers))
+        dead += !w->alive;
+    if (zhashx_size (e->workers) < CLUSTER_MAX_WORKERS && dead < CLUSTER_MAX_DEAD)
         return true;
     worker_t *oldest = NULL;
     for (worker_t *w = zhashx_first (e->workers); w; w = zhashx_next (e->workers))
@@ -183,7 +205,7 @@ s_fill_record (engine_t *e, worker_t *w, zframe_t *identity, const Annotate__V1_
     free (w->idkey);
     w->identity = zframe_dup (identity);
     w->idkey = identity_key (identity);
-    zhashx_insert (e->by_identity, w->idkey, w);
+    zhashx_update (e->by_identity, w->idkey, w);
     free (w->host);
     w->host = strdup (r->host);
     for (size_t i = 0; i < w->n_tags; i++)
@@ -327,16 +349,15 @@ engine_on_goodbye (engine_t *e, worker_t *w)
     log_info (CLUSTER_LOG, "worker %s left; %zu batches to redeliver", w->name, n);
 }
 
-/*  Sends due heartbeats and declares silent workers dead. Skipped while
-    worker messages are paused: their silence would be ours.  */
+/*  Sends due heartbeats and declares silent workers dead. While worker
+    messages are paused their silence would be ours, so only the liveness
+    check waits; our heartbeats keep going so workers do not give up on us. */
 void
 engine_heartbeat_tick (engine_t *e)
 {
     int64_t now = time_mono_us ();
-    if (e->router_paused)
-        return;
     for (worker_t *w = zhashx_first (e->workers); w; w = zhashx_next (e->workers)) {
-        if (!w->alive)
+        if (!w->alive || e->router_paused)
             continue;
         int64_t limit_us = (int64_t) w->liveness * w->heartbeat_ms * 1000;
         if (now - w->last_seen_us > limit_us) {

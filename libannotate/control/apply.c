@@ -99,6 +99,11 @@ diff_manifests (const manifest_t *old, const manifest_t *new, changes_t *c)
     if (old->max_pending != new->max_pending)
         change (c, "coordinator.max_pending: %llu -> %llu", (unsigned long long) old->max_pending,
                 (unsigned long long) new->max_pending);
+    if (old->max_text_bytes != new->max_text_bytes || old->max_meta_bytes != new->max_meta_bytes)
+        change (c, "items.max_text_bytes / max_meta_bytes: %u / %u -> %u / %u", old->max_text_bytes,
+                old->max_meta_bytes, new->max_text_bytes, new->max_meta_bytes);
+    if (strcmp (old->model_type, new->model_type) != 0)
+        change (c, "model.type: %s -> %s", old->model_type, new->model_type);
     if (old->heartbeat_ms != new->heartbeat_ms || old->liveness != new->liveness)
         change (c, "heartbeats: %u ms x %u -> %u ms x %u", old->heartbeat_ms, old->liveness,
                 new->heartbeat_ms, new->liveness);
@@ -138,14 +143,6 @@ commit_manifest (handler_ctx_t *h, const Annotate__V1__ApplyManifestRequest *req
         return false;
     }
     *version = r.version;
-    char err[512] = "";
-    if (h->cluster
-        && cluster_client_apply (h->cluster, req->yaml, strlen (req->yaml), r.version, err, sizeof err)
-               != 0) {
-        call_fail (&h->call, GRPC_STATUS_INTERNAL, "stored as version %llu, cluster: %s",
-                   (unsigned long long) r.version, err);
-        return false;
-    }
     return true;
 }
 
@@ -176,7 +173,9 @@ handle_apply_manifest (handler_ctx_t *h)
         resp.changes = c.lines;
         resp.n_changes = c.n;
         bool ok = true;
+        char cerr[512] = "";
         if (!req->dry_run && (ok = commit_manifest (h, req, m, &resp.version))) {
+            /* stored, and the writer checks items against it: in force here */
             resp.applied = true;
             manifest_destroy (&ctl->manifest);
             ctl->manifest = m;
@@ -185,12 +184,22 @@ handle_apply_manifest (handler_ctx_t *h)
             ctl->manifest_text = strdup (req->yaml);
             ctl->manifest_len = len;
             ctl->manifest_version = resp.version;
+            ctl->limits.max_text_bytes = ctl->manifest->max_text_bytes;
+            ctl->limits.max_meta_bytes = ctl->manifest->max_meta_bytes;
+            if (h->cluster
+                && cluster_client_apply (h->cluster, req->yaml, len, resp.version, cerr, sizeof cerr) != 0)
+                ok = false;
             log_info ("control", "manifest version %llu applied (%zu changes)",
                       (unsigned long long) resp.version, c.n);
         }
         pthread_mutex_unlock (&ctl->lock);
         if (ok)
             call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+        else if (cerr[0])
+            call_fail (&h->call, GRPC_STATUS_INTERNAL,
+                       "stored as version %llu and in force for ingest, but the cluster actor "
+                       "did not adopt it: %s",
+                       (unsigned long long) resp.version, cerr);
         for (size_t i = 0; i < c.n; i++)
             free (c.lines[i]);
     }

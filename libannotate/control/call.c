@@ -21,13 +21,37 @@ call_wait (call_t *c, void *tag)
     }
 }
 
+/*  Waits for tag at most CALL_IDLE_MS; then the call is cancelled (which
+    completes the batch with failure), so a client that opens calls and
+    sends nothing cannot hold a control-plane thread for ever.  */
+static bool
+wait_bounded (call_t *c, void *tag)
+{
+    gpr_timespec deadline = gpr_time_add (gpr_now (GPR_CLOCK_MONOTONIC),
+                                          gpr_time_from_millis (CALL_IDLE_MS, GPR_TIMESPAN));
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next (c->cq, deadline, NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return false;
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            log_warn ("control", "call idle for %d s: cancelled", CALL_IDLE_MS / 1000);
+            grpc_call_cancel_with_status (c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                          "idle for too long", NULL);
+            call_wait (c, tag);
+            return false;
+        }
+        if (ev.type == GRPC_OP_COMPLETE && ev.tag == tag)
+            return ev.success != 0;
+    }
+}
+
 static bool
 run_ops (call_t *c, grpc_op *ops, size_t n)
 {
     int tag;
     if (grpc_call_start_batch (c->call, ops, n, &tag, NULL) != GRPC_CALL_OK)
         return false;
-    return call_wait (c, &tag);
+    return wait_bounded (c, &tag);
 }
 
 grpc_byte_buffer *

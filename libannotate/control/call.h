@@ -16,6 +16,10 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 
+/*  A call step (receive a message, send one) that does not complete in
+    this long is cancelled.  */
+#define CALL_IDLE_MS 60000
+
 typedef struct {
     grpc_completion_queue *cq;
     grpc_call *call;

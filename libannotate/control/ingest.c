@@ -41,8 +41,11 @@ check_request (handler_ctx_t *h, const Annotate__V1__IngestRequest *req, long me
         fail_at (h, message, GRPC_STATUS_INVALID_ARGUMENT, err);
         return false;
     }
+    pthread_mutex_lock (&h->ctl->lock);
+    item_limits_t limits = h->ctl->limits;
+    pthread_mutex_unlock (&h->ctl->lock);
     for (size_t i = 0; i < req->n_items; i++)
-        if (item_validate (req->items[i], &h->ctl->limits, i, err, sizeof err) != 0) {
+        if (item_validate (req->items[i], &limits, i, err, sizeof err) != 0) {
             fail_at (h, message, GRPC_STATUS_INVALID_ARGUMENT, err);
             return false;
         }

@@ -234,21 +234,26 @@ handle_cluster_status (handler_ctx_t *h)
     /* strings owned by the unpacked message are replaced by ours for the
        reply, then restored so free_unpacked frees only what it allocated */
     control_t *ctl = h->ctl;
+    /*  copies taken under the lock; the (possibly slow) send happens after */
     pthread_mutex_lock (&ctl->lock);
     char *cluster_name = resp->cluster;
     size_t n_labels = resp->n_labels;
     char **labels = resp->labels;
-    resp->cluster = ctl->manifest->cluster_name;
+    resp->cluster = strdup (ctl->manifest->cluster_name);
     resp->vector_dim = ctl->manifest->vector_dim;
     resp->manifest_version = ctl->manifest_version;
-    resp->n_labels = ctl->manifest->n_labels;
-    char **names = calloc (ctl->manifest->n_labels + 1, sizeof (char *));
-    for (size_t i = 0; i < ctl->manifest->n_labels; i++)
-        names[i] = ctl->manifest->labels[i].name;
+    size_t n_names = ctl->manifest->n_labels;
+    char **names = calloc (n_names + 1, sizeof (char *));
+    for (size_t i = 0; i < n_names; i++)
+        names[i] = strdup (ctl->manifest->labels[i].name);
+    pthread_mutex_unlock (&ctl->lock);
+    resp->n_labels = n_names;
     resp->labels = names;
     resp->uptime_ms = time_now_ms () - ctl->started_ms;
     call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp->base);
-    pthread_mutex_unlock (&ctl->lock);
+    free (resp->cluster);
+    for (size_t i = 0; i < n_names; i++)
+        free (names[i]);
     free (names);
     resp->cluster = cluster_name;
     resp->labels = labels;

@@ -16,9 +16,9 @@
     a table, so the values are the same whatever libm the host has.
 
     Occurrences are gathered as 32-bit keys (bucket << 1 | sign) straight
-    into the output's index buffer, sorted there (radix, see sparse.c) and
-    merged in place: no per-token allocation, and the output's buffers are
-    reused from one item to the next.
+    into the output's index buffer, summed per bucket and sorted there (see
+    count.c and sparse.c): no per-token allocation, and the output's
+    buffers are reused from one item to the next.
 */
 #include "features/features_internal.h"
 
@@ -42,7 +42,7 @@ static const double s_log1p[] = {
     3.367295829986474, 3.4011973816621555, 3.4339872044851463, 3.4657359027997265,
     3.4965075614664802,
 };
-#define LOG1P_TABLE ((long) (sizeof s_log1p / sizeof s_log1p[0]))
+#define LOG1P_TABLE ((int64_t) (sizeof s_log1p / sizeof s_log1p[0]))
 
 void
 features_config_default (features_config_t *cfg)
@@ -109,35 +109,36 @@ s_cp_len (unsigned char lead)
     return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
 }
 
-/*  Character n-grams of one token; returns the number of keys written.  */
+/*  Character n-grams of one token; returns the number of keys written.
+    pad gets "c: " + token + " "; each n-gram is hashed where it lies, with
+    the two bytes before it briefly overwritten by the "c:" prefix.  */
 static size_t
 s_char_grams (const char *tok, size_t len, uint32_t ncp, uint32_t n, uint32_t mask,
               char *pad, uint32_t *keys)
 {
-    /* pad = "c: " + token + " ", so each n-gram lies in pad + 2.. and the
-       prefix is copied in front of it in gram[] */
+    pad[0] = 'c';
+    pad[1] = ':';
     pad[2] = ' ';
     memcpy (pad + 3, tok, len);
     pad[3 + len] = ' ';
-    const char *p = pad + 2, *end = pad + 4 + len;
-    char gram[2 + 6 * 4];
-    gram[0] = 'c';
-    gram[1] = ':';
+    char *p = pad + 2;
+    const char *end = pad + 4 + len;
     if ((size_t) ncp + 2 <= n) {
         /* too short for a window: the padded token is its only n-gram */
-        size_t glen = (size_t) (end - p);
-        memcpy (pad, "c:", 2);
-        keys[0] = s_key (pad, glen + 2, mask);
+        keys[0] = s_key (pad, len + 4, mask);
         return 1;
     }
-    const char *q = p;
+    char *q = p;
     for (uint32_t i = 0; i < n; i++)
         q += s_cp_len ((unsigned char) *q);
     size_t k = 0;
     for (;;) {
-        size_t glen = (size_t) (q - p);
-        memcpy (gram + 2, p, glen);
-        keys[k++] = s_key (gram, glen + 2, mask);
+        char save0 = p[-2], save1 = p[-1];
+        p[-2] = 'c';
+        p[-1] = ':';
+        keys[k++] = s_key (p - 2, (size_t) (q - p) + 2, mask);
+        p[-2] = save0;
+        p[-1] = save1;
         if (q == end)
             break;
         p += s_cp_len ((unsigned char) *p);
@@ -176,44 +177,26 @@ s_gather (const features_config_t *cfg, const ftokens_t *t, char *kb, uint32_t *
 }
 
 static double
-s_log1p_count (long c)
+s_log1p_count (int32_t c)
 {
-    long a = c < 0 ? -c : c;
+    int64_t a = c < 0 ? -(int64_t) c : c;
     double v = a < LOG1P_TABLE ? s_log1p[a] : log1p ((double) a);
     return c < 0 ? -v : v;
 }
 
-/*  Sorted occurrence keys to (bucket, value) pairs, in place, then L2
-    normalised.  */
+/*  (bucket, count) pairs to values, L2 normalised.  */
 static void
-s_merge (sparse_vec_t *out, size_t n_keys)
+s_values (sparse_vec_t *out, const int32_t *counts, size_t n)
 {
-    uint32_t *idx = out->idx;
-    float *val = out->val;
-    size_t w = 0;
     double sumsq = 0;
-    for (size_t i = 0; i < n_keys;) {
-        uint32_t bucket = idx[i] >> 1;
-        long c = 0;
-        for (; i < n_keys && idx[i] >> 1 == bucket; i++)
-            c += (idx[i] & 1) ? -1 : 1;
-        if (c == 0)
-            continue;
-        double v = s_log1p_count (c);
+    for (size_t i = 0; i < n; i++) {
+        double v = s_log1p_count (counts[i]);
         sumsq += v * v;
-        /* the count waits in the value slot until the norm is known */
-        int32_t c32 = (int32_t) c;
-        idx[w] = bucket;
-        memcpy (&val[w], &c32, sizeof c32);
-        w++;
     }
     double norm = sqrt (sumsq);
-    for (size_t i = 0; i < w; i++) {
-        int32_t c32;
-        memcpy (&c32, &val[i], sizeof c32);
-        val[i] = (float) (s_log1p_count (c32) / norm);
-    }
-    out->n = w;
+    for (size_t i = 0; i < n; i++)
+        out->val[i] = (float) (s_log1p_count (counts[i]) / norm);
+    out->n = n;
 }
 
 static int
@@ -230,11 +213,12 @@ s_text (const features_config_t *cfg, const ftokens_t *t, fscratch_t *s, sparse_
         return 0;
     char *kb = fscratch_alloc (s, t->len + 32);
     uint32_t *tmp = fscratch_alloc (s, n_keys * sizeof *tmp);
-    if (!kb || !tmp || sparse_vec_reserve (out, n_keys) != 0)
+    int32_t *counts = fscratch_alloc (s, n_keys * sizeof *counts);
+    if (!kb || !tmp || !counts || sparse_vec_reserve (out, n_keys) != 0)
         return err_set (err, errlen, "features: out of memory for %zu features", n_keys);
     size_t k = s_gather (cfg, t, kb, out->idx);
-    fsort_u32 (out->idx, tmp, k);
-    s_merge (out, k);
+    size_t u = fcount_keys (out->idx, k, counts, tmp, s);
+    s_values (out, counts, u);
     return 0;
 }
 

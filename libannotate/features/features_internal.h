@@ -14,7 +14,7 @@
 #include "features/features.h"
 
 #define FSCRATCH_STACK    (32u * 1024u)
-#define FSCRATCH_HEAP_MAX 48       /* growth doubles, so this is plenty */
+#define FSCRATCH_HEAP_MAX 64       /* growth doubles, so this is plenty */
 
 typedef struct {
     _Alignas (8) unsigned char stack[FSCRATCH_STACK];
@@ -52,5 +52,10 @@ int sparse_vec_reserve (sparse_vec_t *v, size_t n);
 
 /*  Sorts n keys ascending; tmp holds n keys.  */
 void fsort_u32 (uint32_t *keys, uint32_t *tmp, size_t n);
+
+/*  Sums occurrence keys (bucket << 1 | sign bit, the bit meaning -1) per
+    bucket: keys[0..u) become the buckets whose sum is not 0, ascending,
+    counts[0..u) their sums; returns u. tmp holds n keys.  */
+size_t fcount_keys (uint32_t *keys, size_t n, int32_t *counts, uint32_t *tmp, fscratch_t *s);
 
 #endif

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #define BIN_BITS_MAX 12     /* bin sort up to 4096 keys */
-#define BIN_MAX_FILL 32     /* distinct or not: bounds the insertion sort's work */
 
 void
 sparse_vec_init (sparse_vec_t *v)
@@ -111,10 +110,32 @@ s_radix_pass (const uint32_t *src, uint32_t *dst, size_t n, unsigned shift)
     return true;
 }
 
+/*  Insertion sort that gives up (false, keys in some order) once it has
+    moved more than `budget` keys.  */
+static bool
+s_insertion_bounded (uint32_t *keys, size_t n, size_t budget)
+{
+    size_t moved = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t k = keys[i];
+        size_t j = i;
+        while (j > 0 && keys[j - 1] > k) {
+            keys[j] = keys[j - 1];
+            j--;
+        }
+        keys[j] = k;
+        moved += i - j;
+        if (moved > budget)
+            return false;
+    }
+    return true;
+}
+
 /*  One scatter on the top bits into about one bin per key, then insertion
-    sort, which only has to order each bin's few keys. Hash keys spread
-    evenly, but text is hostile: a bin with many distinct keys would make
-    the insertion sort quadratic, so then it is not used (false).  */
+    sort, which only has to order each bin's few keys (repeated keys cost
+    nothing). Hash keys spread evenly, but text is hostile: many distinct
+    keys in one bin would make the insertion sort quadratic, so it stops
+    after a few moves a key and the caller falls back to the radix sort.  */
 static bool
 s_bin_sort (uint32_t *keys, uint32_t *tmp, size_t n, uint32_t max)
 {
@@ -130,15 +151,14 @@ s_bin_sort (uint32_t *keys, uint32_t *tmp, size_t n, uint32_t max)
         count[keys[i] >> shift]++;
     uint32_t sum = 0;
     for (size_t d = 0; d < bins; d++) {
-        if (count[d] > BIN_MAX_FILL)
-            return false;
         uint32_t c = count[d];
         count[d] = sum;
         sum += c;
     }
     for (size_t i = 0; i < n; i++)
         tmp[count[keys[i] >> shift]++] = keys[i];
-    s_insertion (tmp, n);
+    if (!s_insertion_bounded (tmp, n, 8 * n))
+        return false;
     memcpy (keys, tmp, n * sizeof *keys);
     return true;
 }

@@ -11,12 +11,13 @@
     CR become separators, every other control character vanishes (so
     "ab\x01cd" is one token, as utf8proc has it). So the text is cut into
     ASCII runs, done by the table, and non-ASCII runs, each sent through
-    utf8proc together with the one ASCII byte before it (a following
+    utf8proc together with the ASCII character before it (a following
     combining mark may compose with it: "e" U+0301 is "é"). The cut before
-    an ASCII byte is always a normalisation boundary: ASCII characters have
-    combining class 0 and never compose with what precedes them, and case
-    folding and the NFKC mappings act on one code point at a time. Token
-    state carries across the cuts. test_features.c checks the result
+    an ASCII character that is kept is a normalisation boundary: ASCII
+    characters have combining class 0 and never compose with what precedes
+    them, and case folding and the NFKC mappings act on one code point at a
+    time. (Stripped control bytes are no boundary: see s_runs.) Token state
+    carries across the cuts. test_features.c checks the result
     against utf8proc_map on random mixed text.
 
     Text must be valid UTF-8 with no NUL byte (utf8_valid, the project's
@@ -121,9 +122,10 @@ s_grow (fscratch_t *s, void **p, size_t *cap, size_t used, size_t need, size_t s
     return 0;
 }
 
-/*  Adds one token code point's bytes to the current token.  */
+/*  Adds one code point of `nbytes` bytes to the current token, opening
+    one if needed.  */
 static inline void
-s_tok_bytes (builder_t *b, uint32_t nbytes)
+s_tok_cp (builder_t *b, uint32_t nbytes)
 {
     if (!b->in_tok) {
         b->tok[b->n_tok++] = (ftoken_t) { .off = (uint32_t) b->w };
@@ -133,21 +135,41 @@ s_tok_bytes (builder_t *b, uint32_t nbytes)
     b->tok[b->n_tok - 1].ncp++;
 }
 
+/*  The hot loop of the common case, so it keeps its state in locals and
+    settles the open token's length once per token, not once per byte.  */
 static int
 s_ascii_run (builder_t *b, const unsigned char *p, size_t n)
 {
     if (s_grow (b->s, (void **) &b->norm, &b->norm_cap, b->w, n, 1) != 0
         || s_grow (b->s, (void **) &b->tok, &b->tok_cap, b->n_tok, n / 2 + 1, sizeof *b->tok) != 0)
         return -1;
+    char *norm = b->norm;
+    ftoken_t *tok = b->tok;
+    size_t w = b->w, nt = b->n_tok, open = w;
+    bool in = b->in_tok;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s_ascii[p[i]];
         if (c > A_SEP) {
-            s_tok_bytes (b, 1);
-            b->norm[b->w++] = (char) c;
+            if (!in) {
+                tok[nt++] = (ftoken_t) { .off = (uint32_t) w };
+                open = w;
+                in = true;
+            }
+            norm[w++] = (char) c;
         }
-        else if (c == A_SEP)
-            b->in_tok = false;
+        else if (c == A_SEP && in) {
+            tok[nt - 1].len += (uint32_t) (w - open);
+            tok[nt - 1].ncp += (uint32_t) (w - open);
+            in = false;
+        }
     }
+    if (in) {
+        tok[nt - 1].len += (uint32_t) (w - open);
+        tok[nt - 1].ncp += (uint32_t) (w - open);
+    }
+    b->w = w;
+    b->n_tok = nt;
+    b->in_tok = in;
     return 0;
 }
 
@@ -195,10 +217,27 @@ s_unicode_run (builder_t *b, const unsigned char *p, size_t n, char *err, size_t
             continue;
         }
         utf8proc_ssize_t k = utf8proc_encode_char (b->cps[i], (utf8proc_uint8_t *) b->norm + b->w);
-        s_tok_bytes (b, (uint32_t) k);
+        s_tok_cp (b, (uint32_t) k);
         b->w += (size_t) k;
     }
     return 0;
+}
+
+/*  True for ASCII without NUL, valid as it is; eight bytes at a time.  */
+static bool
+s_plain_ascii (const char *text, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t bad = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy (&x, text + i, 8);
+        bad |= (x | ((x - ones) & ~x)) & highs;     /* a high bit, or a zero byte */
+    }
+    for (; i < len; i++)
+        bad |= (unsigned char) text[i] >= 0x80 || text[i] == 0;
+    return bad == 0;
 }
 
 /*  Byte offset of the first ill-formed sequence (or NUL), for the error
@@ -218,7 +257,11 @@ s_bad_offset (const char *text, size_t len)
     return len;
 }
 
-/*  Cuts the text into ASCII and non-ASCII runs (see the top comment).  */
+/*  Cuts the text into ASCII and non-ASCII runs (see the top comment).
+    A control byte that will be stripped is no boundary at all (utf8proc
+    strips it before composing: "e" 0x01 U+0301 is "é"), so such bytes go
+    with the non-ASCII run next to them, and a run is cut only before an
+    ASCII byte that stays.  */
 static int
 s_runs (builder_t *b, const unsigned char *p, size_t len, char *err, size_t errlen)
 {
@@ -230,11 +273,16 @@ s_runs (builder_t *b, const unsigned char *p, size_t len, char *err, size_t errl
         if (j == len)
             return s_ascii_run (b, p + i, len - i) == 0
                 ? 0 : err_set (err, errlen, "features: out of memory");
-        size_t start = j > i ? j - 1 : j;   /* the byte a mark may compose with */
+        /* back over stripped bytes, then the byte a mark may compose with */
+        size_t start = j;
+        while (start > i && s_ascii[p[start - 1]] == A_DROP)
+            start--;
+        if (start > i)
+            start--;
         if (start > i && s_ascii_run (b, p + i, start - i) != 0)
             return err_set (err, errlen, "features: out of memory");
         size_t k = j;
-        while (k < len && p[k] >= 0x80)
+        while (k < len && (p[k] >= 0x80 || s_ascii[p[k]] == A_DROP))
             k++;
         if (s_unicode_run (b, p + start, k - start, err, errlen) != 0)
             return -1;
@@ -254,10 +302,15 @@ ftokenize (const char *text, size_t len, fscratch_t *s, ftokens_t *out, char *er
     if (len > FEATURES_MAX_TEXT)
         return err_set (err, errlen, "features: text of %zu bytes is longer than %u",
                         len, FEATURES_MAX_TEXT);
-    if (!utf8_valid (text, len))
+    if (!s_plain_ascii (text, len) && !utf8_valid (text, len))
         return err_set (err, errlen, "features: text is not valid UTF-8 (bad byte at offset %zu)",
                         s_bad_offset (text, len));
+    /* sized for the usual case up front (NFKC rarely grows a text), so the
+       growth below stays rare and the arena's heap blocks few */
     builder_t b = { .s = s };
+    if (s_grow (s, (void **) &b.norm, &b.norm_cap, 0, len + 16, 1) != 0
+        || s_grow (s, (void **) &b.tok, &b.tok_cap, 0, len / 2 + 2, sizeof *b.tok) != 0)
+        return err_set (err, errlen, "features: out of memory");
     if (s_runs (&b, (const unsigned char *) text, len, err, errlen) != 0)
         return -1;
     out->text = b.norm ? b.norm : "";

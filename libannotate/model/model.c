@@ -127,22 +127,40 @@ model_features (const model_t *self)
     return &self->features;
 }
 
+/*  Accumulates in a local array the compiler knows does not alias the
+    weights; two classes (the common binary case) get a straight-line
+    loop body.  */
 void
 model_margins (const model_t *self, const sparse_vec_t *x, float *out)
 {
-    size_t nk = self->n_classes;
-    const float *brow = self->w + self->dim * nk;
+    const size_t nk = self->n_classes, dim = self->dim;
+    const float *restrict w = self->w;
+    const uint32_t *restrict idx = x->idx;
+    const float *restrict val = x->val;
+    float acc[MODEL_MAX_CLASSES];
     for (size_t k = 0; k < nk; k++)
-        out[k] = self->bias * brow[k];
-    for (size_t i = 0; i < x->n; i++) {
-        uint32_t j = x->idx[i];
-        if (j >= self->dim)
-            continue;
-        const float v = x->val[i];
-        const float *row = self->w + (size_t) j * nk;
-        for (size_t k = 0; k < nk; k++)
-            out[k] += v * row[k];
+        acc[k] = self->bias * w[dim * nk + k];
+    if (nk == 2) {
+        float a0 = acc[0], a1 = acc[1];
+        for (size_t i = 0; i < x->n; i++) {
+            if (idx[i] >= dim)
+                continue;
+            const float *row = w + (size_t) idx[i] * 2;
+            a0 += val[i] * row[0];
+            a1 += val[i] * row[1];
+        }
+        acc[0] = a0, acc[1] = a1;
     }
+    else
+        for (size_t i = 0; i < x->n; i++) {
+            if (idx[i] >= dim)
+                continue;
+            const float v = val[i];
+            const float *restrict row = w + (size_t) idx[i] * nk;
+            for (size_t k = 0; k < nk; k++)
+                acc[k] += v * row[k];
+        }
+    memcpy (out, acc, nk * sizeof *out);
 }
 
 size_t

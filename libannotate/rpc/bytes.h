@@ -19,4 +19,10 @@ grpc_byte_buffer *rpc_pack (const ProtobufCMessage *msg);
 ProtobufCMessage *rpc_unpack (grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
                               size_t max_bytes, int *too_big);
 
+/*  protobuf_c_message_unpack with a memory budget proportional to len, so
+    hostile input cannot make a small message unpack into a huge tree.
+    Free the result with protobuf_c_message_free_unpacked (msg, NULL).  */
+ProtobufCMessage *rpc_unpack_bounded (const ProtobufCMessageDescriptor *desc, size_t len,
+                                      const uint8_t *data);
+
 #endif

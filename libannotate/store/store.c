@@ -317,7 +317,7 @@ store_history_after (store_t *self, MDB_txn *txn, uint64_t after_seq, size_t max
                      void *arg)
 {
     MDB_cursor *cur;
-    if (max == 0 || mdb_cursor_open (txn, self->history, &cur))
+    if (max == 0 || after_seq == UINT64_MAX || mdb_cursor_open (txn, self->history, &cur))
         return 0;
     uint8_t kb[8];
     be64_put (kb, after_seq + 1);
@@ -341,7 +341,7 @@ store_pending_after (store_t *self, MDB_txn *txn, uint64_t after_ticket, size_t 
                      store_pending_fn fn, void *arg)
 {
     MDB_cursor *cur;
-    if (max == 0 || mdb_cursor_open (txn, self->pending, &cur))
+    if (max == 0 || after_ticket == UINT64_MAX || mdb_cursor_open (txn, self->pending, &cur))
         return 0;
     uint8_t kb[8];
     be64_put (kb, after_ticket + 1);

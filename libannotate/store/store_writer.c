@@ -231,6 +231,9 @@ writer_actor (zsock_t *pipe, void *args)
     self->started = w.router && w.events;
     zsock_signal (pipe, self->started ? 0 : 1);
     zpoller_t *poller = zpoller_new (pipe, w.router, NULL);
+    /*  Only $TERM stops the writer: a signal must not strand the clients
+        still waiting for their commits (they are answered first).  */
+    zpoller_set_nonstop (poller, true);
     while (w.router && w.events) {
         void *which = zpoller_wait (poller, -1);
         if (which == pipe || zpoller_terminated (poller)) {
@@ -318,6 +321,10 @@ store_request_t *
 store_client_recv (store_client_t *self)
 {
     zframe_t *f = zframe_recv (self->dealer);
+    /*  The writer still holds the request: a receive cut short by a signal
+        must wait on, or the caller would free memory the writer uses.  */
+    while (!f && zmq_errno () == EINTR)
+        f = zframe_recv (self->dealer);
     store_request_t *req = NULL;
     if (f && zframe_size (f) == sizeof req)
         memcpy (&req, zframe_data (f), sizeof req);

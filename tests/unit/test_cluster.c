@@ -97,6 +97,16 @@ setup (void **state)
     store_policy_t policy = { .vector_dim = 0, .labels = taxonomy, .n_labels = 2 };
     fx->writer = store_writer_new (fx->store, &policy);
     fx->client = store_client_new (fx->writer);
+    /*  Workers may only claim model versions the store holds: the fake
+        workers below label with version 3.  */
+    for (int v = 1; v <= 3; v++) {
+        Annotate__V1__ModelInfo info = ANNOTATE__V1__MODEL_INFO__INIT;
+        static const uint8_t blob[] = "not a real model";
+        store_request_t mreq = { .type = STORE_REQ_MODEL, .blob = blob, .blob_len = sizeof blob,
+                                 .info = &info, .make_current = false };
+        if (store_client_call (fx->client, &mreq) != STORE_OK)
+            fail_msg ("storing model %d: %s", v, mreq.err);
+    }
     cluster_config_t cfg = { .bind = fx->endpoint, .manifest_text = MANIFEST,
                              .manifest_len = strlen (MANIFEST), .manifest_version = 1,
                              .store = fx->store, .writer = fx->writer,

@@ -1,0 +1,498 @@
+/*  bench_model.c: the C side of the model benchmarks (bench/models/run.sh
+    runs it beside bench/models/sklearn_side.py on the same files).
+
+        bench_model data KIND TRAIN.jsonl TEST.jsonl [REPEAT] [SVM_PREFIX]
+        bench_model memory
+
+    KIND picks the features, the same ones sklearn_side.py builds:
+      digits   64 grey levels / 16, no text
+      fashion  784 pixels as given (0..1), no text
+      spam     hashed text, 2^18 buckets, unigrams + bigrams (the defaults)
+
+    `data` trains on TRAIN (all of it, no calibration: the same data
+    scikit-learn gets) with liblinear's primal (L2R_LR) and dual
+    (L2R_LR_DUAL) solvers REPEAT times each, measures test accuracy, then
+    once more on 90% of TRAIN calibrated on the other 10% for the ECE on
+    TEST; then per-item latency (features + model_predict) one at a time
+    and in batches of 256, and model_predict alone with feature-major
+    weights (the library's layout) against a class-major loop. With
+    SVM_PREFIX it also writes our features as SVM_PREFIX-{train,test}.svm
+    so scikit-learn can be trained on exactly them.
+
+    `memory` measures a 2^20-bucket, 10-class model: weight bytes and the
+    resident-size delta of loading one.
+
+    Output: one JSON object a line on stdout; timings are medians.
+*/
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "features/features.h"
+#include "model/model.h"
+
+/*  model_train with an explicit liblinear solver, from model_internal.h
+    (which cannot be included here with model.h's public view alone), and
+    the two solver_type values of <linear.h> (whose `struct model` clashes
+    with model.h's).  */
+enum { L2R_LR = 0, L2R_LR_DUAL = 7 };
+model_t *model_train_solver (int solver, const features_config_t *features,
+                             const char *const *labels, size_t n_labels,
+                             const model_example_t *train, size_t n_train,
+                             const model_example_t *valid, size_t n_valid,
+                             const model_train_config_t *cfg, model_metrics_t *metrics,
+                             char *err, size_t errlen);
+
+#define MAX_LABELS 64
+#define MAX_RUNS   9
+#define BATCH      256
+
+typedef struct {
+    char *text;
+    size_t text_len;
+    float *vec;
+    size_t n_vec;
+    int32_t y;
+} item_t;
+
+typedef struct {
+    item_t *items;
+    size_t n;
+    sparse_vec_t *x;
+    model_example_t *ex;
+} set_t;
+
+static char *labels[MAX_LABELS];
+static size_t n_labels;
+static features_config_t fcfg;
+
+static double
+now_s (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n)
+{
+    qsort (v, (size_t) n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+die (const char *what)
+{
+    fprintf (stderr, "bench_model: %s\n", what);
+    exit (1);
+}
+
+static int32_t
+label_of (const char *truth, bool add)
+{
+    for (size_t k = 0; k < n_labels; k++)
+        if (strcmp (labels[k], truth) == 0)
+            return (int32_t) k;
+    if (!add || n_labels == MAX_LABELS)
+        die ("unknown or too many labels");
+    labels[n_labels] = strdup (truth);
+    return (int32_t) n_labels++;
+}
+
+static int
+cmp_str (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static void
+load (set_t *s, const char *path, bool add_labels)
+{
+    FILE *fp = fopen (path, "r");
+    if (!fp)
+        die (path);
+    char *line = NULL;
+    size_t cap = 0, alloc = 0;
+    ssize_t len;
+    while ((len = getline (&line, &cap, fp)) > 0) {
+        json_error_t jerr;
+        json_t *o = json_loadb (line, (size_t) len, 0, &jerr);
+        if (!o)
+            die ("bad JSON line");
+        if (s->n == alloc) {
+            alloc = alloc ? alloc * 2 : 1024;
+            s->items = realloc (s->items, alloc * sizeof *s->items);
+        }
+        item_t *it = &s->items[s->n++];
+        memset (it, 0, sizeof *it);
+        json_t *t = json_object_get (o, "text"), *v = json_object_get (o, "vector");
+        if (json_is_string (t)) {
+            it->text_len = json_string_length (t);
+            it->text = malloc (it->text_len + 1);
+            memcpy (it->text, json_string_value (t), it->text_len + 1);
+        }
+        if ((it->n_vec = json_array_size (v))) {
+            it->vec = malloc (it->n_vec * sizeof *it->vec);
+            for (size_t j = 0; j < it->n_vec; j++)
+                it->vec[j] = (float) json_number_value (json_array_get (v, j));
+        }
+        const char *truth = json_string_value (json_object_get (json_object_get (o, "meta"), "truth"));
+        if (!truth)
+            die ("item without meta.truth");
+        it->y = label_of (truth, add_labels);
+        json_decref (o);
+    }
+    free (line);
+    fclose (fp);
+}
+
+/*  Class indices in name order, as scikit-learn's classes_.  */
+static void
+sort_labels (set_t *a)
+{
+    char *sorted[MAX_LABELS];
+    int32_t remap[MAX_LABELS];
+    memcpy (sorted, labels, n_labels * sizeof *labels);
+    qsort (sorted, n_labels, sizeof *sorted, cmp_str);
+    for (size_t k = 0; k < n_labels; k++)
+        for (size_t j = 0; j < n_labels; j++)
+            if (labels[k] == sorted[j])
+                remap[k] = (int32_t) j;
+    for (size_t i = 0; i < a->n; i++)
+        a->items[i].y = remap[a->items[i].y];
+    memcpy (labels, sorted, n_labels * sizeof *labels);
+}
+
+static int
+extract (const item_t *it, sparse_vec_t *out)
+{
+    char err[256];
+    return features_extract (&fcfg, it->text, it->text_len, it->vec, it->n_vec, out, err, sizeof err);
+}
+
+static double
+featurize (set_t *s)
+{
+    double t0 = now_s ();
+    s->x = calloc (s->n, sizeof *s->x);
+    s->ex = calloc (s->n, sizeof *s->ex);
+    for (size_t i = 0; i < s->n; i++) {
+        sparse_vec_init (&s->x[i]);
+        if (extract (&s->items[i], &s->x[i]) != 0)
+            die ("features_extract failed");
+        s->ex[i] = (model_example_t) { &s->x[i], s->items[i].y, 0 };
+    }
+    return now_s () - t0;
+}
+
+static void
+set_kind (const char *kind)
+{
+    features_config_default (&fcfg);
+    if (strcmp (kind, "digits") == 0 || strcmp (kind, "fashion") == 0) {
+        fcfg.hash_bits = 0;
+        fcfg.vector_dim = strcmp (kind, "digits") == 0 ? 64 : 784;
+        fcfg.vector_norm = VECTOR_NORM_NONE;
+        fcfg.vector_scale = strcmp (kind, "digits") == 0 ? 1.0f / 16 : 1.0f;
+    }
+    else if (strcmp (kind, "spam") != 0)
+        die ("kind is digits, fashion or spam");
+}
+
+static double
+accuracy (const model_t *m, const set_t *test)
+{
+    model_metrics_t mm;
+    model_evaluate (m, test->ex, test->n, &mm);
+    double a = mm.accuracy;
+    model_metrics_free (&mm);
+    return a;
+}
+
+static model_t *
+train_timed (int solver, const set_t *train, double *secs)
+{
+    model_train_config_t cfg;
+    model_train_config_default (&cfg);
+    char err[256];
+    double t0 = now_s ();
+    model_t *m = model_train_solver (solver, &fcfg, (const char *const *) labels, n_labels, train->ex,
+                                     train->n, NULL, 0, &cfg, NULL, err, sizeof err);
+    *secs = now_s () - t0;
+    if (!m)
+        die (err);
+    return m;
+}
+
+static void
+bench_training (const char *name, const set_t *train, const set_t *test, int repeat)
+{
+    const struct { int solver; const char *name; } solvers[] = {
+        { L2R_LR, "L2R_LR" }, { L2R_LR_DUAL, "L2R_LR_DUAL" } };
+    for (size_t s = 0; s < 2; s++) {
+        /*  The dual solver took 455 s on Fashion-MNIST's 60,000 items (vs
+            27 s primal): measured once (BENCH_DUAL=1), skipped by default.  */
+        if (solvers[s].solver == L2R_LR_DUAL && train->n > 20000 && !getenv ("BENCH_DUAL"))
+            continue;
+        double t[MAX_RUNS], acc = 0;
+        int runs = 0;
+        /*  A solver that needs over a minute is timed once.  */
+        while (runs < repeat && (runs == 0 || t[0] < 60)) {
+            model_t *m = train_timed (solvers[s].solver, train, &t[runs++]);
+            acc = accuracy (m, test);
+            model_destroy (&m);
+        }
+        printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"train\",\"solver\":\"%s\","
+                "\"n_train\":%zu,\"n_test\":%zu,\"accuracy\":%.4f,\"train_s\":%.3f,\"runs\":%d}\n",
+                name, solvers[s].name, train->n, test->n, acc, median (t, runs), runs);
+        fflush (stdout);
+    }
+}
+
+/*  90% train, 10% calibration, ECE on the test set.  */
+static void
+bench_calibration (const char *name, const set_t *train, const set_t *test)
+{
+    model_example_t *fit = malloc (train->n * sizeof *fit), *cal = malloc (train->n * sizeof *cal);
+    size_t nf = 0, nc = 0;
+    for (size_t i = 0; i < train->n; i++)
+        if (i % 10 == 9)
+            cal[nc++] = train->ex[i];
+        else
+            fit[nf++] = train->ex[i];
+    model_train_config_t cfg;
+    model_train_config_default (&cfg);
+    model_metrics_t mv, mt;
+    char err[256];
+    model_t *m = model_train (&fcfg, (const char *const *) labels, n_labels, fit, nf, cal, nc, &cfg,
+                              &mv, err, sizeof err);
+    if (!m)
+        die (err);
+    model_evaluate (m, test->ex, test->n, &mt);
+    printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"calibration\",\"temperature\":%.4f,"
+            "\"valid_ece_before\":%.4f,\"valid_ece_after\":%.4f,\"test_ece_before\":%.4f,"
+            "\"test_ece_after\":%.4f,\"test_accuracy\":%.4f}\n",
+            name, mv.temperature, mv.ece_uncalibrated, mv.ece, mt.ece_uncalibrated, mt.ece, mt.accuracy);
+    fflush (stdout);
+    model_metrics_free (&mv);
+    model_metrics_free (&mt);
+    model_destroy (&m);
+    free (fit);
+    free (cal);
+}
+
+/*  Features + model_predict per item; batches only change the clock reads.  */
+static double
+latency_us (const model_t *m, const set_t *test, size_t n, size_t batch)
+{
+    sparse_vec_t x;
+    sparse_vec_init (&x);
+    float p[MAX_LABELS];
+    volatile size_t sink = 0;
+    double total = 0;
+    for (size_t b = 0; b < n; b += batch) {
+        size_t end = b + batch < n ? b + batch : n;
+        double t0 = now_s ();
+        for (size_t i = b; i < end; i++) {
+            extract (&test->items[i], &x);
+            sink += model_predict (m, &x, p);
+        }
+        total += now_s () - t0;
+    }
+    sparse_vec_free (&x);
+    (void) sink;
+    return total / (double) n * 1e6;
+}
+
+/*  The class-major alternative: one dot product per class over rows read
+    from the serialised model (weights are its last n_classes * (dim + 1)
+    floats, class-major).  */
+static double
+class_major_us (const model_t *m, const set_t *test, size_t n)
+{
+    uint8_t *blob;
+    size_t len = model_serialize (m, &blob), dim = features_dim (&fcfg), nk = model_n_classes (m);
+    float *w = malloc (nk * (dim + 1) * sizeof *w);
+    memcpy (w, blob + len - nk * (dim + 1) * 4, nk * (dim + 1) * 4);   /* little-endian host */
+    free (blob);
+    float margin[MAX_LABELS];
+    volatile float sink = 0;
+    double t0 = now_s ();
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < nk; k++)
+            margin[k] = sparse_vec_dot (&test->x[i], w + k * (dim + 1), dim) + w[k * (dim + 1) + dim];
+        sink += margin[0];
+    }
+    double us = (now_s () - t0) / (double) n * 1e6;
+    (void) sink;
+    free (w);
+    return us;
+}
+
+static double
+predict_only_us (const model_t *m, const set_t *test, size_t n)
+{
+    float p[MAX_LABELS];
+    volatile size_t sink = 0;
+    double t0 = now_s ();
+    for (size_t i = 0; i < n; i++)
+        sink += model_predict (m, &test->x[i], p);
+    (void) sink;
+    return (now_s () - t0) / (double) n * 1e6;
+}
+
+static void
+bench_latency (const char *name, const set_t *train, const set_t *test, int repeat)
+{
+    double secs;
+    model_t *m = train_timed (L2R_LR, train, &secs);
+    size_t n = test->n;
+    double single[MAX_RUNS], batched[MAX_RUNS], fm[MAX_RUNS], cm[MAX_RUNS];
+    for (int r = 0; r < repeat; r++) {
+        single[r] = latency_us (m, test, n, 1);
+        batched[r] = latency_us (m, test, n, BATCH);
+        fm[r] = predict_only_us (m, test, n);
+        cm[r] = class_major_us (m, test, n);
+    }
+    printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"latency\",\"n\":%zu,"
+            "\"single_us\":%.3f,\"batch256_us_per_item\":%.3f,"
+            "\"predict_only_feature_major_us\":%.3f,\"predict_only_class_major_us\":%.3f}\n",
+            name, n, median (single, repeat), median (batched, repeat), median (fm, repeat),
+            median (cm, repeat));
+    fflush (stdout);
+    model_destroy (&m);
+}
+
+static void
+write_svm (const set_t *s, const char *path)
+{
+    FILE *fp = fopen (path, "w");
+    if (!fp)
+        die (path);
+    for (size_t i = 0; i < s->n; i++) {
+        fprintf (fp, "%d", s->items[i].y);
+        for (size_t e = 0; e < s->x[i].n; e++)
+            fprintf (fp, " %u:%.9g", s->x[i].idx[e] + 1, (double) s->x[i].val[e]);
+        fputc ('\n', fp);
+    }
+    fclose (fp);
+}
+
+static int
+cmd_data (int argc, char **argv)
+{
+    if (argc < 5)
+        die ("usage: bench_model data KIND TRAIN TEST [REPEAT] [SVM_PREFIX]");
+    const char *kind = argv[2];
+    int repeat = argc > 5 ? atoi (argv[5]) : 3;
+    repeat = repeat < 1 ? 1 : repeat > MAX_RUNS ? MAX_RUNS : repeat;
+    set_kind (kind);
+    set_t train = { 0 }, test = { 0 };
+    load (&train, argv[3], true);
+    sort_labels (&train);
+    load (&test, argv[4], false);
+    double ft = featurize (&train) + featurize (&test);
+    printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"features\",\"items\":%zu,"
+            "\"us_per_item\":%.3f}\n", kind, train.n + test.n, ft / (double) (train.n + test.n) * 1e6);
+    if (argc > 6) {
+        char path[4096];
+        snprintf (path, sizeof path, "%s-train.svm", argv[6]);
+        write_svm (&train, path);
+        snprintf (path, sizeof path, "%s-test.svm", argv[6]);
+        write_svm (&test, path);
+    }
+    bench_training (kind, &train, &test, repeat);
+    bench_calibration (kind, &train, &test);
+    bench_latency (kind, &train, &test, repeat);
+    return 0;
+}
+
+static long
+rss_bytes (void)
+{
+    FILE *fp = fopen ("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (fp) {
+        if (fscanf (fp, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose (fp);
+    }
+    return rss * sysconf (_SC_PAGESIZE);
+}
+
+/*  A 2^20-bucket text model with 10 classes: trained on synthetic texts
+    (each class its own words), serialised, freed; then loaded again with
+    the resident size measured around the load.  */
+static int
+cmd_memory (void)
+{
+    features_config_default (&fcfg);
+    fcfg.hash_bits = 20;
+    enum { N = 2000 };
+    static sparse_vec_t xs[N];
+    static model_example_t ex[N];
+    static char *names[10] = { "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9" };
+    char text[256];
+    for (int i = 0; i < N; i++) {
+        int k = i % 10;
+        snprintf (text, sizeof text, "word%d class%d shared%d tail%d", (i * 7919) % 5000, k, i % 13,
+                  (i * 31 + k) % 97);
+        sparse_vec_init (&xs[i]);
+        char err[128];
+        if (features_extract (&fcfg, text, strlen (text), NULL, 0, &xs[i], err, sizeof err) != 0)
+            die (err);
+        ex[i] = (model_example_t) { &xs[i], k, 0 };
+    }
+    model_train_config_t cfg;
+    model_train_config_default (&cfg);
+    char err[256];
+    model_t *m = model_train (&fcfg, (const char *const *) names, 10, ex, N, NULL, 0, &cfg, NULL,
+                              err, sizeof err);
+    if (!m)
+        die (err);
+    uint8_t *blob;
+    size_t len = model_serialize (m, &blob);
+    model_destroy (&m);
+    long before = rss_bytes ();
+    m = model_deserialize (blob, len, err, sizeof err);
+    long loaded = rss_bytes ();
+    free (blob);
+    long after_free_blob = rss_bytes ();
+    model_t *copy = model_clone (m);
+    long cloned = rss_bytes ();
+    if (!m || !copy)
+        die ("reload failed");
+    size_t weights = 10 * (features_dim (&fcfg) + 1) * sizeof (float);
+    printf ("{\"side\":\"c\",\"what\":\"memory\",\"hash_bits\":20,\"classes\":10,"
+            "\"weight_bytes\":%zu,\"blob_bytes\":%zu,\"rss_delta_load\":%ld,"
+            "\"rss_delta_clone\":%ld}\n",
+            weights, len, loaded - before, cloned - after_free_blob);
+    model_destroy (&copy);
+    model_destroy (&m);
+    for (int i = 0; i < N; i++)
+        sparse_vec_free (&xs[i]);
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc >= 2 && strcmp (argv[1], "data") == 0)
+        return cmd_data (argc, argv);
+    if (argc >= 2 && strcmp (argv[1], "memory") == 0)
+        return cmd_memory ();
+    die ("usage: bench_model data KIND TRAIN TEST [REPEAT] [SVM_PREFIX] | bench_model memory");
+    return 1;
+}
