@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "rpc/bytes.h"
 #include "util/util.h"
 
 #define MAX_FRAMES 3        /* identity + header + body */
@@ -185,7 +186,7 @@ s_decode_body (zframe_t *bf, wire_msg_t *out, char *err, size_t errlen)
     const ProtobufCMessageDescriptor *desc = wire_body_descriptor (out->type, NULL);
     if (!desc)
         return 0;       /* RECONNECT / GOODBYE carry nothing; extra bytes are ignored */
-    out->body = protobuf_c_message_unpack (desc, NULL, zframe_size (bf), zframe_data (bf));
+    out->body = rpc_unpack_bounded (desc, zframe_size (bf), zframe_data (bf));
     if (!out->body)
         return err_set (err, errlen, "%s body (%zu bytes) is not a valid %s protobuf",
                         wire_type_name (out->type), zframe_size (bf), desc->short_name);
