@@ -227,8 +227,7 @@ s_check_batch (const agent_t *self, uint64_t correlation, const Annotate__V1__Ba
             return "an item text is not UTF-8";
         if (it->n_vector && it->n_vector != self->vector_dim)
             return "an item vector has the wrong dimension";
-        if (it->ticket == 0)
-            return "an item has no ticket";
+        /* ticket 0: a re-annotation by the current model (see cluster.proto) */
     }
     return NULL;
 }

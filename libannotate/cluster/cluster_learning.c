@@ -333,11 +333,13 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
     Annotate__V1__TrainData data = ANNOTATE__V1__TRAIN_DATA__INIT;
     data.order = pull ? pull->order : 0;
     size_t alen = pull && pull->after_id ? strlen (pull->after_id) : 0;
+    const char *bad = NULL;     /* data.error starts as protobuf-c's "" */
     if (!pull || !e->order.id || pull->order != e->order.id || strcmp (w->name, e->order.worker) != 0)
-        data.error = "no such retrain order";
+        bad = "no such retrain order";
     else if (alen > STORE_MAX_ID_BYTES || !utf8_valid (pull->after_id, alen))
-        data.error = "after_id: not an item id";
-    if (data.error) {
+        bad = "after_id: not an item id";
+    if (bad) {
+        data.error = (char *) bad;
         wire_send (e->router, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA, data.order,
                    &data.base);
         return;
@@ -406,19 +408,25 @@ s_finish_upload (engine_t *e, Annotate__V1__ModelInfo *info)
     else
         snprintf (reason, sizeof reason, "validation accuracy %.4f vs %.4f for version %" PRIu64,
                   info->accuracy, info->baseline_accuracy, info->parent);
+    /*  info belongs to the unpacked upload: our strings go in for the
+        store's copy and the originals come back before it is freed  */
+    char *saved_status = info->status, *saved_reason = info->reason;
     info->status = publish ? "published" : "rejected";
     info->reason = reason;
     info->size_bytes = e->order.blob_len;
     store_request_t r = { .type = STORE_REQ_MODEL, .blob = e->order.blob,
                           .blob_len = e->order.blob_len, .info = info, .make_current = publish };
     store_client_call (e->sync_client, &r);
+    info->status = saved_status;
+    info->reason = saved_reason;
     if (r.status != STORE_OK) {
         log_error (CLUSTER_LOG, "cannot store the model of order %" PRIu64 ": %s", e->order.id, r.err);
         return;
     }
     if (r.model_version > e->latest_model)
         e->latest_model = r.model_version;
-    log_info (CLUSTER_LOG, "model %" PRIu64 " %s: %s", r.model_version, info->status, reason);
+    log_info (CLUSTER_LOG, "model %" PRIu64 " %s: %s", r.model_version,
+              publish ? "published" : "rejected", reason);
     if (publish)
         engine_model_changed (e, r.model_version);
 }
