@@ -16,16 +16,17 @@
 # Ports: ANNOTATE_GRPC (default 127.0.0.1:7400), ANNOTATE_CLUSTER
 # (default tcp://127.0.0.1:7401). Data goes to a temporary directory.
 # DEMO_BUDGET (default 200): human labels the simulated reviewer spends.
+# ANNOTATE_BUILD_DIR (default build/): where to build and find the binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 keep=0
 [ "${1:-}" = "--keep" ] && keep=1
 
 "$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" -j"$(nproc)" --target annotate-coordinator annotate-worker annotatectl
+bin=${ANNOTATE_BUILD_DIR:-$root/build}
+cmake -S "$root" -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$bin" -j"$(nproc)" --target annotate-coordinator annotate-worker annotatectl
 
-bin="$root/build"
 grpc=${ANNOTATE_GRPC:-127.0.0.1:7400}
 cluster=${ANNOTATE_CLUSTER:-tcp://127.0.0.1:7401}
 work=$(mktemp -d /tmp/annotate-demo.XXXXXX)
@@ -68,7 +69,7 @@ ctl ingest "$work/digits.jsonl" --no-progress
 wait_idle
 echo
 echo "No model yet: the annotation actors saw every item and said so (source none)."
-ctl ls --limit 3
+ctl ls --limit 3 2>/dev/null
 echo
 ctl status | sed -n '4,9p'
 
@@ -83,8 +84,10 @@ echo "   STALE: items not yet re-annotated by the current model version"
 echo
 echo "== the model versions the loop trained"
 ctl models
+echo "(ACCURACY here is on held-out human labels: uncertainty sampling picks the hardest"
+echo " items for people, so it runs below the accuracy over all items shown above.)"
 
-item=$(ctl ls --source model --limit 1 | awk 'NR == 2 { print $1 }')
+item=$(ctl ls --source model --limit 1 2>/dev/null | awk 'NR == 2 { print $1 }')
 if [ -n "$item" ]; then
     echo
     echo "== one machine-labelled item: its history shows each model version that labelled it"

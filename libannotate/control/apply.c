@@ -73,6 +73,37 @@ diff_actors (const manifest_t *old, const manifest_t *new, changes_t *c)
                         old->workers[w].name);
 }
 
+/*  The model section, key by key: features change what a model means, so
+    a change there is worth seeing before it happens.  */
+static void
+diff_model (const manifest_t *old, const manifest_t *new, changes_t *c)
+{
+#define U(field, key)                                                                          \
+    if (old->field != new->field)                                                              \
+        change (c, "model." key ": %llu -> %llu", (unsigned long long) old->field,              \
+                (unsigned long long) new->field);
+#define D(field, key)                                                                          \
+    if (old->field != new->field)                                                              \
+        change (c, "model." key ": %g -> %g", old->field, new->field);
+    U (model_hash_bits, "hash_bits")
+    U (model_ngram_max, "ngram_max")
+    U (model_char_ngrams, "char_ngrams")
+    U (model_vector_norm, "vector_norm")
+    D (model_vector_scale, "vector_scale")
+    D (model_c, "c")
+    D (model_eps, "eps")
+    U (model_calibrate, "calibrate")
+    D (model_online_lr, "online_lr")
+    D (model_validation_fraction, "validation_fraction")
+    U (model_retrain_after, "retrain_after")
+    U (model_retrain_interval_s, "retrain_interval_s")
+    D (model_publish_tolerance, "publish_tolerance")
+    U (model_min_train, "min_train")
+    U (model_reannotate, "reannotate")
+#undef U
+#undef D
+}
+
 static void
 diff_manifests (const manifest_t *old, const manifest_t *new, changes_t *c)
 {
@@ -104,6 +135,7 @@ diff_manifests (const manifest_t *old, const manifest_t *new, changes_t *c)
                 old->max_meta_bytes, new->max_text_bytes, new->max_meta_bytes);
     if (strcmp (old->model_type, new->model_type) != 0)
         change (c, "model.type: %s -> %s", old->model_type, new->model_type);
+    diff_model (old, new, c);
     if (old->heartbeat_ms != new->heartbeat_ms || old->liveness != new->liveness)
         change (c, "heartbeats: %u ms x %u -> %u ms x %u", old->heartbeat_ms, old->liveness,
                 new->heartbeat_ms, new->liveness);
