@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git ca-certificates
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libzmq3-dev libczmq-dev liblmdb-dev lmdb-utils libyaml-dev
-libjansson-dev libxxhash-dev libutf8proc-dev libcmocka-dev liblinear-dev
+libjansson-dev libxxhash-dev libutf8proc-dev libcmocka-dev liblinear-dev libopenblas-dev
 python3 python3-grpcio python3-grpc-tools python3-lmdb python3-sklearn
 valgrind iproute2 procps jq"
 
