@@ -211,6 +211,24 @@ agent_on_assign (agent_t *self, const Annotate__V1__Assign *as)
 
 /* ---- BATCH ------------------------------------------------------------ */
 
+/*  NULL when the item is usable, else why not.  */
+static const char *
+s_check_item (const agent_t *self, const Annotate__V1__WorkItem *it)
+{
+    size_t idlen = strlen (it->id);
+    if (idlen == 0 || idlen > MAX_ID_BYTES || !utf8_valid (it->id, idlen))
+        return "an item id is not 1..256 bytes of UTF-8";
+    if (!utf8_valid (it->text, strlen (it->text)))
+        return "an item text is not UTF-8";
+    if (it->n_vector && it->n_vector != self->vector_dim)
+        return "an item vector has the wrong dimension";
+    /* ticket 0: a re-annotation by the current model (see cluster.proto) */
+    return NULL;
+}
+
+/*  Whole-batch problems; single bad items are only left out (they come
+    back unanswered and the coordinator retries or parks them), so one bad
+    item never costs its neighbours their labels.  */
 static const char *
 s_check_batch (const agent_t *self, uint64_t correlation, const Annotate__V1__Batch *b)
 {
@@ -218,17 +236,6 @@ s_check_batch (const agent_t *self, uint64_t correlation, const Annotate__V1__Ba
         return "batch id differs from the header's";
     if (self->max_batch && b->n_items > self->max_batch)
         return "more items than max_batch";
-    for (size_t i = 0; i < b->n_items; i++) {
-        const Annotate__V1__WorkItem *it = b->items[i];
-        size_t idlen = strlen (it->id);
-        if (idlen == 0 || idlen > MAX_ID_BYTES || !utf8_valid (it->id, idlen))
-            return "an item id is not 1..256 bytes of UTF-8";
-        if (!utf8_valid (it->text, strlen (it->text)))
-            return "an item text is not UTF-8";
-        if (it->n_vector && it->n_vector != self->vector_dim)
-            return "an item vector has the wrong dimension";
-        /* ticket 0: a re-annotation by the current model (see cluster.proto) */
-    }
     return NULL;
 }
 
@@ -255,11 +262,31 @@ agent_on_batch (agent_t *self, uint64_t correlation, const Annotate__V1__Batch *
         agent_send_empty_result (self, b->batch_id, "");
         return;
     }
+    /* the batch handed on holds only the usable items */
+    Annotate__V1__WorkItem **good = calloc (b->n_items + 1, sizeof *good);
+    size_t n_good = 0, dropped = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < b->n_items; i++) {
+        const char *item_bad = s_check_item (self, b->items[i]);
+        if (item_bad) {
+            why = why ? why : item_bad;
+            dropped++;
+        }
+        else
+            good[n_good++] = b->items[i];
+    }
+    if (dropped)
+        log_warn (AGENT_LOG, "batch %" PRIu64 ": %zu of %zu items left out: %s", b->batch_id,
+                  dropped, b->n_items, why);
+    Annotate__V1__Batch fwd = *b;
+    fwd.items = good;
+    fwd.n_items = n_good;
     uint8_t idbuf[8];
     be64_put (idbuf, b->batch_id);
-    size_t len = annotate__v1__batch__get_packed_size (b);
+    size_t len = annotate__v1__batch__get_packed_size (&fwd);
     zframe_t *body = zframe_new (NULL, len);
-    annotate__v1__batch__pack (b, zframe_data (body));
+    annotate__v1__batch__pack (&fwd, zframe_data (body));
+    free (good);
     zmsg_t *m = zmsg_new ();
     zmsg_addstr (m, "BATCH");
     zmsg_addmem (m, idbuf, 8);
