@@ -53,6 +53,29 @@ lmdb_status (int rc, char *err, size_t errlen, const char *what)
     return STORE_IO;
 }
 
+/*  mdb_del that treats "already gone" as done.  */
+static int
+del_if_present (MDB_txn *txn, MDB_dbi dbi, MDB_val *key)
+{
+    int rc = mdb_del (txn, dbi, key, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*  Takes an item out of the pending queue (no-op without a ticket).  */
+static int
+drop_ticket (store_t *self, MDB_txn *txn, item_state_t *st)
+{
+    int rc = 0;
+    if (st->ticket) {
+        uint8_t kb[8];
+        be64_put (kb, st->ticket);
+        MDB_val tkey = { 8, kb };
+        rc = del_if_present (txn, self->pending, &tkey);
+    }
+    st->ticket = 0;
+    return rc;
+}
+
 /*  Packs msg straight into LMDB's page with MDB_RESERVE: no extra copy.  */
 static int
 put_packed (MDB_txn *txn, MDB_dbi dbi, MDB_val *key, const ProtobufCMessage *msg, unsigned flags)
@@ -127,11 +150,8 @@ update_training (store_t *self, MDB_txn *txn, MDB_val *key, const Annotate__V1__
         MDB_val val = { strlen (label->label), label->label };
         rc = mdb_put (txn, self->training, key, &val, 0);
     }
-    else {
-        rc = mdb_del (txn, self->training, key, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
+    else
+        rc = del_if_present (txn, self->training, key);
     return rc;
 }
 
@@ -257,26 +277,11 @@ write_item (store_t *self, MDB_txn *txn, Annotate__V1__Item *it, const uint8_t h
 static int
 replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
 {
-    int rc = 0;
-    if (st->ticket) {
-        uint8_t kb[8];
-        be64_put (kb, st->ticket);
-        MDB_val tkey = { 8, kb };
-        rc = mdb_del (txn, self->pending, &tkey, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
-    if (!rc) {
-        rc = mdb_del (txn, self->labels, key, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
-    if (!rc) {
-        rc = mdb_del (txn, self->training, key, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
-    st->ticket = 0;
+    int rc = drop_ticket (self, txn, st);
+    if (!rc)
+        rc = del_if_present (txn, self->labels, key);
+    if (!rc)
+        rc = del_if_present (txn, self->training, key);
     st->source = 0;
     st->label_seq = 0;  /* no current label any more (history keeps it) */
     return rc;
@@ -392,15 +397,8 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size
         Annotate__V1__Label copy = *l->label;
         copy.time_ms = now_ms;
         int rc = append_event (self, txn, ++last_seq, l->id, &copy, &st);
-        if (!rc && st.ticket) {
-            uint8_t kb[8];
-            be64_put (kb, st.ticket);
-            MDB_val tkey = { 8, kb };
-            rc = mdb_del (txn, self->pending, &tkey, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-        }
-        st.ticket = 0;
+        if (!rc)
+            rc = drop_ticket (self, txn, &st);
         if (!rc)
             rc = put_state (self, txn, &key, &st);
         if (rc)
@@ -439,16 +437,9 @@ store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy
     human.annotator = (char *) (annotator && *annotator ? annotator : "anonymous");
     *seq = store_last_key (txn, self->history) + 1;
     int rc = append_event (self, txn, *seq, id, &human, &st);
-    if (!rc && st.ticket) {
-        /* a person answered first: the queued annotation is no longer needed */
-        uint8_t kb[8];
-        be64_put (kb, st.ticket);
-        MDB_val tkey = { 8, kb };
-        rc = mdb_del (txn, self->pending, &tkey, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-        st.ticket = 0;
-    }
+    /* a person answered first: a queued annotation is no longer needed */
+    if (!rc)
+        rc = drop_ticket (self, txn, &st);
     MDB_val key = { id_len, (void *) id };
     if (!rc)
         rc = put_state (self, txn, &key, &st);
