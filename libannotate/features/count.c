@@ -73,16 +73,17 @@ s_table (uint32_t *keys, size_t n, int32_t *counts, uint32_t *tmp, fscratch_t *s
        their number rather than the table's size; tmp is free until the sort */
     uint32_t *used = tmp;
     size_t n_used = 0;
+    /* whether a bucket is new is a coin toss for the branch predictor, so
+       both cases run the same stores */
     for (size_t i = 0; i < n; i++) {
         long slot = s_slot (&t, keys[i] >> 1);
         if (slot < 0)
             return -1;
-        if (t.key[slot] == 0) {
-            t.key[slot] = (keys[i] >> 1) + 1;
-            t.count[slot] = 0;
-            used[n_used++] = (uint32_t) slot;
-        }
-        t.count[slot] += (keys[i] & 1) ? -1 : 1;
+        bool fresh = t.key[slot] == 0;
+        t.key[slot] = (keys[i] >> 1) + 1;
+        used[n_used] = (uint32_t) slot;
+        n_used += fresh;
+        t.count[slot] = (fresh ? 0 : t.count[slot]) + 1 - 2 * (int32_t) (keys[i] & 1);
     }
     size_t w = 0;
     for (size_t i = 0; i < n_used; i++)

@@ -1,19 +1,22 @@
 /*  features.c: one item (text and dense vector) to a sparse vector.
 
-    Hash keys carry a namespace so the three kinds of text feature never
-    collide systematically: "w:" + token for unigrams, "b:" + token + " " +
-    token for bigrams of adjacent tokens, "c:" + n-gram for character
-    n-grams. Character n-grams are taken over code points of the token
-    padded with one space on each side (scikit-learn's char_wb), so word
-    starts and ends are features of their own; a padded token shorter than
-    n gives itself as its one n-gram.
+    Hash keys carry a namespace so the kinds of text feature never collide
+    systematically: "w:" + token for unigrams, "c:" + n-gram for character
+    n-grams, each hashed once with XXH3-64 (seed FEATURES_SEED). A bigram
+    of adjacent tokens a b is not hashed from its bytes: its hash is
+    fbigram_hash (h(a), h(b)) of the two unigram hashes (XXH3-64 of "w:" +
+    token), a multiply, an xor and the splitmix64 finaliser, so each token
+    is hashed once and no bigram string is built. Character n-grams are
+    taken over code points of the token padded with one space on each side
+    (scikit-learn's char_wb), so word starts and ends are features of their
+    own; a padded token shorter than n gives itself as its one n-gram.
 
-    Each key is hashed once with XXH3-64 (seed FEATURES_SEED): the low
-    hash_bits bits pick the bucket, bit 63 the sign. Each occurrence adds
-    +1 or -1 to its bucket; a bucket's value is sign(c) * log1p(|c|) of its
-    summed count c, buckets that cancel to 0 are dropped, and the text part
-    is scaled to unit L2 norm. log1p of the common small counts comes from
-    a table, so the values are the same whatever libm the host has.
+    Of each 64-bit hash the low hash_bits bits pick the bucket, bit 63 the
+    sign. Each occurrence adds +1 or -1 to its bucket; a bucket's value is
+    sign(c) * log1p(|c|) of its summed count c, buckets that cancel to 0
+    are dropped, and the text part is scaled to unit L2 norm. log1p of the
+    common small counts comes from a table, so the values are the same
+    whatever libm the host has.
 
     Occurrences are gathered as 32-bit keys (bucket << 1 | sign) straight
     into the output's index buffer, summed per bucket and sorted there (see
@@ -90,10 +93,15 @@ features_dim (const features_config_t *cfg)
 }
 
 static inline uint32_t
+s_key_of (uint64_t h, uint32_t mask)
+{
+    return (uint32_t) (h & mask) << 1 | (uint32_t) (h >> 63);
+}
+
+static inline uint32_t
 s_key (const char *key, size_t len, uint32_t mask)
 {
-    uint64_t h = XXH3_64bits_withSeed (key, len, FEATURES_SEED);
-    return (uint32_t) (h & mask) << 1 | (uint32_t) (h >> 63);
+    return s_key_of (XXH3_64bits_withSeed (key, len, FEATURES_SEED), mask);
 }
 
 static size_t
@@ -147,9 +155,11 @@ s_char_grams (const char *tok, size_t len, uint32_t ncp, uint32_t n, uint32_t ma
     return k;
 }
 
-/*  All occurrence keys of the text, into keys (sized by the caller).  */
+/*  All occurrence keys of the text, into keys (sized by the caller);
+    uh holds n_tok unigram hashes.  */
 static size_t
-s_gather (const features_config_t *cfg, const ftokens_t *t, char *kb, uint32_t *keys)
+s_gather (const features_config_t *cfg, const ftokens_t *t, char *kb, uint64_t *uh,
+          uint32_t *keys)
 {
     uint32_t mask = ((uint32_t) 1 << cfg->hash_bits) - 1;
     size_t k = 0;
@@ -157,18 +167,12 @@ s_gather (const features_config_t *cfg, const ftokens_t *t, char *kb, uint32_t *
     kb[1] = ':';
     for (size_t i = 0; i < t->n_tok; i++) {
         memcpy (kb + 2, t->text + t->tok[i].off, t->tok[i].len);
-        keys[k++] = s_key (kb, 2 + t->tok[i].len, mask);
+        uh[i] = XXH3_64bits_withSeed (kb, 2 + t->tok[i].len, FEATURES_SEED);
+        keys[k++] = s_key_of (uh[i], mask);
     }
-    if (cfg->ngram_max >= 2) {
-        kb[0] = 'b';
-        for (size_t i = 1; i < t->n_tok; i++) {
-            const ftoken_t *a = &t->tok[i - 1], *b = &t->tok[i];
-            memcpy (kb + 2, t->text + a->off, a->len);
-            kb[2 + a->len] = ' ';
-            memcpy (kb + 3 + a->len, t->text + b->off, b->len);
-            keys[k++] = s_key (kb, 3 + a->len + b->len, mask);
-        }
-    }
+    if (cfg->ngram_max >= 2)
+        for (size_t i = 1; i < t->n_tok; i++)
+            keys[k++] = s_key_of (fbigram_hash (uh[i - 1], uh[i]), mask);
     if (cfg->char_ngrams)
         for (size_t i = 0; i < t->n_tok; i++)
             k += s_char_grams (t->text + t->tok[i].off, t->tok[i].len, t->tok[i].ncp,
@@ -212,14 +216,67 @@ s_text (const features_config_t *cfg, const ftokens_t *t, fscratch_t *s, sparse_
     if (n_keys == 0)
         return 0;
     char *kb = fscratch_alloc (s, t->len + 32);
+    uint64_t *uh = fscratch_alloc (s, t->n_tok * sizeof *uh);
     uint32_t *tmp = fscratch_alloc (s, n_keys * sizeof *tmp);
     int32_t *counts = fscratch_alloc (s, n_keys * sizeof *counts);
-    if (!kb || !tmp || !counts || sparse_vec_reserve (out, n_keys) != 0)
+    if (!kb || !uh || !tmp || !counts || sparse_vec_reserve (out, n_keys) != 0)
         return err_set (err, errlen, "features: out of memory for %zu features", n_keys);
-    size_t k = s_gather (cfg, t, kb, out->idx);
+    size_t k = s_gather (cfg, t, kb, uh, out->idx);
     size_t u = fcount_keys (out->idx, k, counts, tmp, s);
     s_values (out, counts, u);
     return 0;
+}
+
+/*  Index of the first value that is not finite (all exponent bits set),
+    or n. Four values at a time with no branch but the loop's: this runs
+    over every pixel of every item.  */
+typedef uint32_t v4u __attribute__ ((vector_size (16)));
+
+static size_t
+s_first_nonfinite (const float *v, size_t n)
+{
+    const v4u expo = { 0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u };
+    v4u bad4 = { 0, 0, 0, 0 };
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4u x;
+        memcpy (&x, v + i, sizeof x);
+        bad4 |= (v4u) ((x & expo) == expo);
+    }
+    bool bad = (bad4[0] | bad4[1] | bad4[2] | bad4[3]) != 0;
+    for (; i < n; i++)
+        bad |= !isfinite (v[i]);
+    if (!bad)
+        return n;
+    for (i = 0; i < n && isfinite (v[i]); i++)
+        ;
+    return i;
+}
+
+/*  Dense values at base + i, zeros skipped. Pixels are often half zeros
+    in no pattern, so every value is written and the count advances by
+    (y != 0): no branch per value. Without a norm, v / 1.0 is v, so the
+    division goes (the result is the same float).  */
+static size_t
+s_dense_put (const float *restrict vec, size_t n_vec, double norm, double scale, uint32_t base,
+             uint32_t *restrict idx, float *restrict val)
+{
+    size_t w = 0;
+    if (norm == 1.0)
+        for (size_t i = 0; i < n_vec; i++) {
+            float y = (float) ((double) vec[i] * scale);
+            idx[w] = base + (uint32_t) i;
+            val[w] = y;
+            w += y != 0.0f;
+        }
+    else
+        for (size_t i = 0; i < n_vec; i++) {
+            float y = (float) ((double) vec[i] / norm * scale);
+            idx[w] = base + (uint32_t) i;
+            val[w] = y;
+            w += y != 0.0f;
+        }
+    return w;
 }
 
 static int
@@ -244,16 +301,13 @@ s_dense (const features_config_t *cfg, const float *vec, size_t n_vec, sparse_ve
     if (sparse_vec_reserve (out, out->n + n_vec) != 0)
         return err_set (err, errlen, "features: out of memory for %zu dense values", n_vec);
     uint32_t base = cfg->hash_bits ? (uint32_t) 1 << cfg->hash_bits : 0;
-    for (size_t i = 0; i < n_vec; i++) {
-        float y = (float) ((double) vec[i] / norm * cfg->vector_scale);
-        if (!isfinite (y))
-            return err_set (err, errlen, "features: vector value %zu overflows once scaled", i);
-        if (y == 0.0f)
-            continue;
-        out->idx[out->n] = base + (uint32_t) i;
-        out->val[out->n] = y;
-        out->n++;
-    }
+    size_t w = s_dense_put (vec, n_vec, norm, cfg->vector_scale, base, out->idx + out->n,
+                            out->val + out->n);
+    size_t bad = s_first_nonfinite (out->val + out->n, w);
+    if (bad < w)
+        return err_set (err, errlen, "features: vector value %u overflows once scaled",
+                        out->idx[out->n + bad] - base);
+    out->n += w;
     return 0;
 }
 
@@ -266,9 +320,9 @@ s_check_vector (const features_config_t *cfg, const float *vec, size_t n_vec,
                         n_vec, cfg->vector_dim);
     if (n_vec != 0 && !vec)
         return err_set (err, errlen, "features: vector is NULL but has %zu values", n_vec);
-    for (size_t i = 0; i < n_vec; i++)
-        if (!isfinite (vec[i]))
-            return err_set (err, errlen, "features: vector value %zu is not finite", i);
+    size_t bad = s_first_nonfinite (vec, n_vec);
+    if (bad < n_vec)
+        return err_set (err, errlen, "features: vector value %zu is not finite", bad);
     return 0;
 }
 

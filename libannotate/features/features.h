@@ -3,9 +3,13 @@
 
     Text is normalised with utf8proc (NFKC, case folding, control characters
     dropped), split into tokens (runs of letters, marks and digits; every
-    other code point separates), and its word unigrams and bigrams (and,
-    optionally, character n-grams of each token) are hashed with xxhash
-    (XXH3-64, fixed seed) into 2^hash_bits buckets. One more hash bit gives
+    other code point separates), and its word unigrams (and, optionally,
+    character n-grams of each token) are hashed with xxhash (XXH3-64, fixed
+    seed, namespaced keys "w:" + token, "c:" + n-gram); a bigram of
+    adjacent tokens a b hashes to a fixed 64-bit mix of the unigram hashes
+    of a and b (fbigram_hash in features_internal.h: a multiply, an xor and
+    the splitmix64 finaliser), so each token is hashed once. The low
+    hash_bits bits of a hash pick one of 2^hash_bits buckets; bit 63 gives
     each feature a sign, so collisions cancel on average instead of adding
     up. Values are log(1 + term frequency); the text part is L2-normalised.
     A dense vector (embedding, pixels) is appended after the buckets, at

@@ -47,6 +47,21 @@ typedef struct {
 int ftokenize (const char *text, size_t len, fscratch_t *s, ftokens_t *out,
                char *err, size_t errlen);
 
+/*  The 64-bit hash of the bigram a b from the unigram hashes of a and b
+    (XXH3-64 of "w:" + token): ordered (a b and b a differ), and the
+    splitmix64 finaliser spreads every input bit over the low bucket bits
+    and the sign bit. Part of the model format.  */
+static inline uint64_t
+fbigram_hash (uint64_t ha, uint64_t hb)
+{
+    uint64_t z = ha * 0x9e3779b97f4a7c15u ^ hb;
+    z ^= z >> 30;
+    z *= 0xbf58476d1ce4e5b9u;
+    z ^= z >> 27;
+    z *= 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
 /*  Grows v's buffers to hold at least n entries; -1 when out of memory.  */
 int sparse_vec_reserve (sparse_vec_t *v, size_t n);
 
