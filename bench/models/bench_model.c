@@ -3,6 +3,7 @@
 
         bench_model data KIND TRAIN.jsonl TEST.jsonl [REPEAT] [SVM_PREFIX]
         bench_model memory
+        bench_model embed [DIM] [CLASSES]
 
     KIND picks the features, the same ones sklearn_side.py builds:
       digits   64 grey levels / 16, no text
@@ -22,6 +23,15 @@
     `memory` measures a 2^20-bucket, 10-class model: weight bytes and the
     resident-size delta of loading one.
 
+    `embed` times scoring of fully dense DIM-value items (embeddings) by
+    the per-item loop and by sgemm (model_predict_batch's two paths).
+
+    Environment: BENCH_SOLVERS=lbfgs trains only the solvers whose name
+    contains it ("L2R_LR", "L2R_LR_DUAL", "lbfgs multinomial");
+    BENCH_NO_TRAIN, BENCH_NO_CALIB, BENCH_NO_LATENCY skip those parts;
+    BLAS_THREADS (default 1) and BLAS_TRAIN_THREADS (default 2) are the
+    OpenBLAS threads for batched scoring and for L-BFGS training.
+
     Output: one JSON object a line on stdout; timings are medians.
 */
 #include <jansson.h>
@@ -39,13 +49,16 @@
     (which cannot be included here with model.h's public view alone), and
     the two solver_type values of <linear.h> (whose `struct model` clashes
     with model.h's).  */
-enum { L2R_LR = 0, L2R_LR_DUAL = 7 };
+enum { L2R_LR = 0, L2R_LR_DUAL = 7, LBFGS = -1 /* cfg.solver MODEL_SOLVER_LBFGS */ };
 model_t *model_train_solver (int solver, const features_config_t *features,
                              const char *const *labels, size_t n_labels,
                              const model_example_t *train, size_t n_train,
                              const model_example_t *valid, size_t n_valid,
                              const model_train_config_t *cfg, model_metrics_t *metrics,
                              char *err, size_t errlen);
+size_t model_predict_batch_mode (const model_t *self, const sparse_vec_t *const *xs, size_t n,
+                                 float *proba, size_t *argmax, int mode);
+void openblas_set_num_threads (int n);
 
 #define MAX_LABELS 64
 #define MAX_RUNS   9
@@ -69,6 +82,8 @@ typedef struct {
 static char *labels[MAX_LABELS];
 static size_t n_labels;
 static features_config_t fcfg;
+static int blas_threads = 1;      /* BLAS_THREADS, for batched scoring */
+static int train_threads = 2;     /* BLAS_TRAIN_THREADS, for the L-BFGS solver */
 
 static double
 now_s (void)
@@ -226,6 +241,12 @@ train_timed (int solver, const set_t *train, double *secs)
 {
     model_train_config_t cfg;
     model_train_config_default (&cfg);
+    if (solver == LBFGS) {
+        cfg.solver = MODEL_SOLVER_LBFGS;
+        solver = L2R_LR;
+        if (getenv ("LBFGS_MAX_ITER"))
+            cfg.max_iter = (uint32_t) atoi (getenv ("LBFGS_MAX_ITER"));
+    }
     char err[256];
     double t0 = now_s ();
     model_t *m = model_train_solver (solver, &fcfg, (const char *const *) labels, n_labels, train->ex,
@@ -240,8 +261,12 @@ static void
 bench_training (const char *name, const set_t *train, const set_t *test, int repeat)
 {
     const struct { int solver; const char *name; } solvers[] = {
-        { L2R_LR, "L2R_LR" }, { L2R_LR_DUAL, "L2R_LR_DUAL" } };
-    for (size_t s = 0; s < 2; s++) {
+        { L2R_LR, "L2R_LR" }, { L2R_LR_DUAL, "L2R_LR_DUAL" }, { LBFGS, "lbfgs multinomial" } };
+    const char *only = getenv ("BENCH_SOLVERS");     /* e.g. "lbfgs": names containing it */
+    openblas_set_num_threads (train_threads);
+    for (size_t s = 0; s < 3; s++) {
+        if (only && !strstr (solvers[s].name, only))
+            continue;
         /*  The dual solver took 455 s on Fashion-MNIST's 60,000 items (vs
             27 s primal): measured once (BENCH_DUAL=1), skipped by default.  */
         if (solvers[s].solver == L2R_LR_DUAL && train->n > 20000 && !getenv ("BENCH_DUAL"))
@@ -255,8 +280,9 @@ bench_training (const char *name, const set_t *train, const set_t *test, int rep
             model_destroy (&m);
         }
         printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"train\",\"solver\":\"%s\","
-                "\"n_train\":%zu,\"n_test\":%zu,\"accuracy\":%.4f,\"train_s\":%.3f,\"runs\":%d}\n",
-                name, solvers[s].name, train->n, test->n, acc, median (t, runs), runs);
+                "\"n_train\":%zu,\"n_test\":%zu,\"accuracy\":%.4f,\"train_s\":%.3f,\"runs\":%d,"
+                "\"blas_threads\":%d}\n",
+                name, solvers[s].name, train->n, test->n, acc, median (t, runs), runs, train_threads);
         fflush (stdout);
     }
 }
@@ -293,27 +319,58 @@ bench_calibration (const char *name, const set_t *train, const set_t *test)
     free (cal);
 }
 
-/*  Features + model_predict per item; batches only change the clock reads.  */
+/*  Features + scoring per item, timed over the whole test set. Batch 1:
+    features_extract + model_predict one at a time; larger batches:
+    features_extract of each item of the batch into its own vector, then
+    one model_predict_batch.  */
 static double
 latency_us (const model_t *m, const set_t *test, size_t n, size_t batch)
 {
-    sparse_vec_t x;
-    sparse_vec_init (&x);
-    float p[MAX_LABELS];
+    sparse_vec_t xv[BATCH];
+    const sparse_vec_t *xs[BATCH];
+    for (size_t i = 0; i < BATCH; i++)
+        sparse_vec_init (&xv[i]), xs[i] = &xv[i];
+    float *p = malloc (BATCH * MAX_LABELS * sizeof *p);
+    size_t am[BATCH];
     volatile size_t sink = 0;
     double total = 0;
     for (size_t b = 0; b < n; b += batch) {
         size_t end = b + batch < n ? b + batch : n;
         double t0 = now_s ();
-        for (size_t i = b; i < end; i++) {
-            extract (&test->items[i], &x);
-            sink += model_predict (m, &x, p);
+        if (batch == 1) {
+            extract (&test->items[b], &xv[0]);
+            sink += model_predict (m, &xv[0], p);
+        }
+        else {
+            for (size_t i = b; i < end; i++)
+                extract (&test->items[i], &xv[i - b]);
+            model_predict_batch (m, xs, end - b, p, am);
+            sink += am[0];
         }
         total += now_s () - t0;
     }
-    sparse_vec_free (&x);
+    for (size_t i = 0; i < BATCH; i++)
+        sparse_vec_free (&xv[i]);
+    free (p);
     (void) sink;
     return total / (double) n * 1e6;
+}
+
+/*  Scoring alone (features precomputed) in batches of `batch` through
+    one path of model_predict_batch_mode: 1 the per-item loop, 2 sgemm.  */
+static double
+batch_path_us (const model_t *m, const set_t *test, size_t n, size_t batch, int mode)
+{
+    const sparse_vec_t **xs = malloc (n * sizeof *xs);
+    float *p = malloc (batch * MAX_LABELS * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = &test->x[i];
+    double t0 = now_s ();
+    for (size_t b = 0; b < n; b += batch)
+        model_predict_batch_mode (m, xs + b, b + batch < n ? batch : n - b, p, NULL, mode);
+    double us = (now_s () - t0) / (double) n * 1e6;
+    free (xs), free (p);
+    return us;
 }
 
 /*  The class-major alternative: one dot product per class over rows read
@@ -367,10 +424,23 @@ bench_latency (const char *name, const set_t *train, const set_t *test, int repe
         cm[r] = class_major_us (m, test, n);
     }
     printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"latency\",\"n\":%zu,"
-            "\"single_us\":%.3f,\"batch256_us_per_item\":%.3f,"
+            "\"blas_threads\":%d,\"single_us\":%.3f,\"batch256_us_per_item\":%.3f,"
             "\"predict_only_feature_major_us\":%.3f,\"predict_only_class_major_us\":%.3f}\n",
-            name, n, median (single, repeat), median (batched, repeat), median (fm, repeat),
-            median (cm, repeat));
+            name, n, blas_threads, median (single, repeat), median (batched, repeat),
+            median (fm, repeat), median (cm, repeat));
+    /*  Loop against sgemm by batch size, scoring only: where
+        model_predict_batch's BLAS_MIN_BATCH comes from.  */
+    const size_t sizes[] = { 1, 2, 4, 8, 16, 32, 64, 256 };
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        double lo[MAX_RUNS], bl[MAX_RUNS];
+        for (int r = 0; r < repeat; r++) {
+            lo[r] = batch_path_us (m, test, n, sizes[s], 1);
+            bl[r] = batch_path_us (m, test, n, sizes[s], 2);
+        }
+        printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"batch_path\",\"batch\":%zu,"
+                "\"blas_threads\":%d,\"loop_us\":%.3f,\"sgemm_us\":%.3f}\n",
+                name, sizes[s], blas_threads, median (lo, repeat), median (bl, repeat));
+    }
     fflush (stdout);
     model_destroy (&m);
 }
@@ -399,6 +469,12 @@ cmd_data (int argc, char **argv)
     int repeat = argc > 5 ? atoi (argv[5]) : 3;
     repeat = repeat < 1 ? 1 : repeat > MAX_RUNS ? MAX_RUNS : repeat;
     set_kind (kind);
+    if (getenv ("BLAS_THREADS"))
+        blas_threads = atoi (getenv ("BLAS_THREADS"));
+    blas_threads = blas_threads < 1 ? 1 : blas_threads;
+    if (getenv ("BLAS_TRAIN_THREADS"))
+        train_threads = atoi (getenv ("BLAS_TRAIN_THREADS"));
+    train_threads = train_threads < 1 ? 1 : train_threads;
     set_t train = { 0 }, test = { 0 };
     load (&train, argv[3], true);
     sort_labels (&train);
@@ -413,9 +489,15 @@ cmd_data (int argc, char **argv)
         snprintf (path, sizeof path, "%s-test.svm", argv[6]);
         write_svm (&test, path);
     }
-    bench_training (kind, &train, &test, repeat);
-    bench_calibration (kind, &train, &test);
-    bench_latency (kind, &train, &test, repeat);
+    if (!getenv ("BENCH_NO_TRAIN")) {
+        bench_training (kind, &train, &test, repeat);
+        if (!getenv ("BENCH_NO_CALIB"))
+            bench_calibration (kind, &train, &test);
+    }
+    if (!getenv ("BENCH_NO_LATENCY")) {
+        openblas_set_num_threads (blas_threads);
+        bench_latency (kind, &train, &test, repeat);
+    }
     return 0;
 }
 
@@ -486,6 +568,72 @@ cmd_memory (void)
     return 0;
 }
 
+/*  Fully dense inputs, like sentence embeddings: DIM random values an
+    item (VECTOR_NORM_L2), 10 classes, a model fitted by 5 L-BFGS
+    iterations (only its shape matters here); scoring alone, the per-item
+    loop against sgemm by batch size.  */
+static int
+cmd_embed (int argc, char **argv)
+{
+    const size_t dim = argc > 2 ? (size_t) atoi (argv[2]) : 768, n = 10000;
+    const size_t nk = argc > 3 ? (size_t) atoi (argv[3]) : 10;
+    if (dim < 1 || dim > 4096 || nk < 2 || nk > MAX_LABELS)
+        die ("DIM is 1..4096, CLASSES 2..64");
+    features_config_default (&fcfg);
+    fcfg.hash_bits = 0;
+    fcfg.vector_dim = (uint32_t) dim;
+    set_t test = { 0 };
+    test.n = n;
+    test.x = calloc (n, sizeof *test.x);
+    test.ex = calloc (n, sizeof *test.ex);
+    float *v = malloc (dim * sizeof *v);
+    uint32_t seed = 1;
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < dim; j++) {
+            seed = seed * 1664525u + 1013904223u;
+            v[j] = (float) (seed >> 8) / 16777216.0f - 0.5f + (j % nk == i % nk ? 0.3f : 0.0f);
+        }
+        sparse_vec_init (&test.x[i]);
+        if (features_extract (&fcfg, NULL, 0, v, dim, &test.x[i], err, sizeof err) != 0)
+            die (err);
+        test.ex[i] = (model_example_t) { &test.x[i], (int32_t) (i % nk), 0 };
+    }
+    char *names[MAX_LABELS];
+    for (size_t k = 0; k < nk; k++) {
+        names[k] = malloc (8);
+        snprintf (names[k], 8, "c%zu", k);
+    }
+    model_train_config_t cfg;
+    model_train_config_default (&cfg);
+    cfg.solver = MODEL_SOLVER_LBFGS;
+    cfg.max_iter = 5;
+    model_t *m = model_train (&fcfg, (const char *const *) names, nk, test.ex, 2000, NULL, 0, &cfg,
+                              NULL, err, sizeof err);
+    if (!m)
+        die (err);
+    openblas_set_num_threads (getenv ("BLAS_THREADS") ? atoi (getenv ("BLAS_THREADS")) : 1);
+    const size_t sizes[] = { 1, 4, 16, 64, 256 };
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        double lo[3], bl[3], au[3];
+        for (int r = 0; r < 3; r++) {
+            lo[r] = batch_path_us (m, &test, n, sizes[s], 1);
+            bl[r] = batch_path_us (m, &test, n, sizes[s], 2);
+            au[r] = batch_path_us (m, &test, n, sizes[s], 0);
+        }
+        printf ("{\"side\":\"c\",\"dataset\":\"embed-%zu-%zuk\",\"what\":\"batch_path\","
+                "\"batch\":%zu,\"loop_us\":%.3f,\"sgemm_us\":%.3f,\"auto_us\":%.3f}\n",
+                dim, nk, sizes[s], median (lo, 3), median (bl, 3), median (au, 3));
+    }
+    model_destroy (&m);
+    for (size_t k = 0; k < nk; k++)
+        free (names[k]);
+    for (size_t i = 0; i < n; i++)
+        sparse_vec_free (&test.x[i]);
+    free (test.x), free (test.ex), free (v);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -493,6 +641,9 @@ main (int argc, char **argv)
         return cmd_data (argc, argv);
     if (argc >= 2 && strcmp (argv[1], "memory") == 0)
         return cmd_memory ();
-    die ("usage: bench_model data KIND TRAIN TEST [REPEAT] [SVM_PREFIX] | bench_model memory");
+    if (argc >= 2 && strcmp (argv[1], "embed") == 0)
+        return cmd_embed (argc, argv);
+    die ("usage: bench_model data KIND TRAIN TEST [REPEAT] [SVM_PREFIX] | bench_model memory"
+         " | bench_model embed [DIM] [CLASSES]");
     return 1;
 }

@@ -13,7 +13,9 @@ default, and tol 0.01, the eps our model uses) and lbfgs, trained REPEAT
 times each (median time), accuracy on TEST; then predict_proba latency one
 item at a time and in batches of 256, feature extraction included. With
 SVM_PREFIX, also liblinear on exactly our features (SVM_PREFIX-*.svm,
-written by bench_model).
+written by bench_model). Environment: BENCH_SOLVERS="lbfgs|liblinear
+tol=0.01" trains only the solvers named (bench/models/run_blas.sh);
+BENCH_NO_LATENCY=1 skips the latency part.
 
 `fixtures` prints the accuracies the unit test's floors come from
 (tests/unit/test_model.c: the fixture split i % 4).
@@ -109,7 +111,10 @@ def cmd_data(kind, train_path, test_path, repeat=3, svm_prefix=None):
     emit({"side": "sklearn", "dataset": kind, "what": "features", "items": len(tr_items) + len(te_items),
           "us_per_item": (time.perf_counter() - t0) / (len(tr_items) + len(te_items)) * 1e6})
     models = {}
+    only = os.environ.get("BENCH_SOLVERS")     # e.g. "lbfgs|liblinear tol=0.01"
     for name, make in SOLVERS:
+        if only and name not in only.split("|"):
+            continue
         m, secs, runs = timed_fit(make, Xtr, ytr, repeat)
         models[name] = m
         emit({"side": "sklearn", "dataset": kind, "what": "train", "solver": name,
@@ -124,7 +129,9 @@ def cmd_data(kind, train_path, test_path, repeat=3, svm_prefix=None):
         emit({"side": "sklearn", "dataset": kind, "what": "train", "solver": "liblinear tol=1e-4, our features",
               "n_train": len(str_y), "n_test": len(ste_y), "accuracy": round(m.score(Ste, ste_y), 4),
               "train_s": round(secs, 3)})
-    model = models["liblinear tol=0.01"]
+    if os.environ.get("BENCH_NO_LATENCY"):
+        return
+    model = models.get("liblinear tol=0.01") or timed_fit(SOLVERS[1][1], Xtr, ytr, 1)[0]
     n = len(te_items)
     runs = [latency(model, fte, n) for _ in range(repeat)]
     emit({"side": "sklearn", "dataset": kind, "what": "latency", "n": n,

@@ -21,6 +21,8 @@ model_train_config_default (model_train_config_t *cfg)
     cfg->C = 1.0;
     cfg->eps = 0.01;
     cfg->calibrate = true;
+    cfg->solver = MODEL_SOLVER_AUTO;
+    cfg->max_iter = 0;
 }
 
 bool
@@ -127,32 +129,64 @@ model_features (const model_t *self)
     return &self->features;
 }
 
+/*  acc[0..K) += sum of val[i] * row idx[i], for a K known at compile time
+    (the switch below instantiates it), so the class loop is unrolled into
+    4-wide vector operations even at -O2. Rows are K floats apart and need
+    not be aligned; loads go through memcpy. Classes are summed in the same
+    order as the plain loop, so the margins are bit-for-bit the same.  */
+typedef float v4f __attribute__ ((vector_size (16)));
+
+static inline __attribute__ ((always_inline)) void
+s_margins_k (const float *restrict w, const uint32_t *restrict idx, const float *restrict val,
+             size_t n, size_t dim, float *restrict acc, const size_t K)
+{
+    enum { V = 4 };         /* K <= 16 */
+    v4f a[V];
+    float t[4];
+    const size_t nv = K / 4, tail = K % 4;
+    for (size_t c = 0; c < nv; c++)
+        memcpy (&a[c], acc + 4 * c, sizeof a[c]);
+    for (size_t k = 0; k < tail; k++)
+        t[k] = acc[4 * nv + k];
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= dim)
+            continue;
+        const float v = val[i];
+        const float *row = w + (size_t) idx[i] * K;
+        for (size_t c = 0; c < nv; c++) {
+            v4f r;
+            memcpy (&r, row + 4 * c, sizeof r);
+            a[c] += v * r;
+        }
+        for (size_t k = 0; k < tail; k++)
+            t[k] += v * row[4 * nv + k];
+    }
+    for (size_t c = 0; c < nv; c++)
+        memcpy (acc + 4 * c, &a[c], sizeof a[c]);
+    for (size_t k = 0; k < tail; k++)
+        acc[4 * nv + k] = t[k];
+}
+
 /*  Accumulates in a local array the compiler knows does not alias the
-    weights; two classes (the common binary case) get a straight-line
-    loop body.  */
+    weights; up to 16 classes get an unrolled kernel of their own.  */
 void
 model_margins (const model_t *self, const sparse_vec_t *x, float *out)
 {
-    const size_t nk = self->n_classes, dim = self->dim;
+    const size_t nk = self->n_classes, dim = self->dim, n = x->n;
     const float *restrict w = self->w;
     const uint32_t *restrict idx = x->idx;
     const float *restrict val = x->val;
     float acc[MODEL_MAX_CLASSES];
     for (size_t k = 0; k < nk; k++)
         acc[k] = self->bias * w[dim * nk + k];
-    if (nk == 2) {
-        float a0 = acc[0], a1 = acc[1];
-        for (size_t i = 0; i < x->n; i++) {
-            if (idx[i] >= dim)
-                continue;
-            const float *row = w + (size_t) idx[i] * 2;
-            a0 += val[i] * row[0];
-            a1 += val[i] * row[1];
-        }
-        acc[0] = a0, acc[1] = a1;
-    }
-    else
-        for (size_t i = 0; i < x->n; i++) {
+    switch (nk) {
+#define K_CASE(K) case K: s_margins_k (w, idx, val, n, dim, acc, K); break;
+    K_CASE (2) K_CASE (3) K_CASE (4) K_CASE (5) K_CASE (6) K_CASE (7) K_CASE (8)
+    K_CASE (9) K_CASE (10) K_CASE (11) K_CASE (12) K_CASE (13) K_CASE (14) K_CASE (15)
+    K_CASE (16)
+#undef K_CASE
+    default:
+        for (size_t i = 0; i < n; i++) {
             if (idx[i] >= dim)
                 continue;
             const float v = val[i];
@@ -160,6 +194,7 @@ model_margins (const model_t *self, const sparse_vec_t *x, float *out)
             for (size_t k = 0; k < nk; k++)
                 acc[k] += v * row[k];
         }
+    }
     memcpy (out, acc, nk * sizeof *out);
 }
 

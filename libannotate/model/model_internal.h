@@ -71,4 +71,20 @@ double model_fit_temperature (const float *margins, const int32_t *y, size_t n, 
     softmax (m / t).  */
 double model_ece (const float *margins, const int32_t *y, size_t n, size_t k, double t);
 
+/*  model_predict_batch with the path forced, for tests and benchmarks:
+    MODEL_BATCH_AUTO picks as model_predict_batch does, MODEL_BATCH_LOOP
+    calls model_predict per item, MODEL_BATCH_BLAS uses sgemm for the
+    dense part whatever the batch size.  */
+typedef enum { MODEL_BATCH_AUTO = 0, MODEL_BATCH_LOOP = 1, MODEL_BATCH_BLAS = 2 } model_batch_mode_t;
+size_t model_predict_batch_mode (const model_t *self, const sparse_vec_t *const *xs, size_t n,
+                                 float *proba, size_t *argmax, model_batch_mode_t mode);
+
+/*  First feature index of the dense part: 2^hash_bits, or 0 without text.  */
+size_t model_dense_offset (const model_t *self);
+
+/*  Fits m's weights (already allocated, zero) by multinomial L-BFGS on
+    the training examples (model_lbfgs.c). 0, or -1 with err set.  */
+int model_lbfgs_fit (model_t *m, const model_example_t *ex, size_t n,
+                     const model_train_config_t *cfg, char *err, size_t errlen);
+
 #endif

@@ -9,7 +9,8 @@
     Newton method, the `liblinear` solver of scikit-learn. The binary
     problems are independent, so they run on a small pool of threads: with
     2 cores a 10-class retrain takes about half the wall time of
-    liblinear's serial loop. The primal solver draws no random numbers, so
+    liblinear's serial loop. (cfg->solver MODEL_SOLVER_LBFGS trains one
+    multinomial model by L-BFGS instead: model_lbfgs.c.) The primal solver draws no random numbers, so
     the result is the same whatever the thread schedule. liblinear itself
     is wrapped in model_liblinear.c.
 
@@ -199,6 +200,18 @@ model_train_solver (int solver, const features_config_t *features, const char *c
         memset (metrics, 0, sizeof *metrics);
     if (!(cfg->C > 0) || !isfinite (cfg->C) || !(cfg->eps > 0) || !isfinite (cfg->eps))
         return err_set (err, errlen, "C and eps must be finite and positive"), NULL;
+    if (cfg->solver != MODEL_SOLVER_LIBLINEAR && cfg->solver != MODEL_SOLVER_LBFGS
+        && cfg->solver != MODEL_SOLVER_AUTO)
+        return err_set (err, errlen, "unknown solver %d", (int) cfg->solver), NULL;
+    model_solver_t chosen = cfg->solver;
+    if (chosen == MODEL_SOLVER_AUTO) {
+        /* text features are the indices below the dense offset */
+        size_t text_dim = features->hash_bits ? (size_t) 1 << features->hash_bits : 0;
+        bool text = false;
+        for (size_t i = 0; i < n_train && !text; i++)
+            text = train_ex[i].x && train_ex[i].x->n && train_ex[i].x->idx[0] < text_dim;
+        chosen = text ? MODEL_SOLVER_LIBLINEAR : MODEL_SOLVER_LBFGS;
+    }
     if (n_train > INT32_MAX)
         return err_set (err, errlen, "too many training examples (%zu)", n_train), NULL;
     model_t *m = model_alloc (features, labels, n_labels, err, errlen);
@@ -228,7 +241,8 @@ model_train_solver (int solver, const features_config_t *features, const char *c
 
     job_t job = { .ex = train_ex, .n = n_train, .solver = solver, .C = cfg->C, .eps = cfg->eps,
                   .model = m, .classes = classes, .n_todo = n_present };
-    int rc = fit (&job);
+    int rc = chosen == MODEL_SOLVER_LBFGS ? model_lbfgs_fit (m, train_ex, n_train, cfg, err, errlen)
+                                               : fit (&job);
     if (rc == 0 && n_present < n_labels)
         set_absent_bias (m, train_ex, n_train, present);
     if (rc == 0 && cfg->calibrate && n_valid > 0)
