@@ -41,10 +41,13 @@ typedef struct {
 typedef enum {
     MODEL_SOLVER_LIBLINEAR = 0, /* one-vs-rest, liblinear's primal trust-region Newton */
     MODEL_SOLVER_LBFGS = 1,     /* multinomial (softmax) regression, L-BFGS (model_lbfgs.c) */
-    MODEL_SOLVER_AUTO = 2       /* L-BFGS when the examples carry dense features only (measured
-                                   2x faster than scikit-learn on Fashion-MNIST, equal accuracy),
-                                   liblinear when they carry text (faster on sparse hashed text) */
+    MODEL_SOLVER_AUTO = 2       /* L-BFGS when the examples carry dense features only and there
+                                   are at least MODEL_LBFGS_MIN_EXAMPLES (measured faster than
+                                   scikit-learn on Fashion-MNIST at equal accuracy), liblinear
+                                   otherwise (faster on sparse hashed text) */
 } model_solver_t;
+
+#define MODEL_LBFGS_MIN_EXAMPLES 5000
 
 typedef struct {
     double C;               /* inverse regularisation strength, default 1 */

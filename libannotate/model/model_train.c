@@ -210,7 +210,11 @@ model_train_solver (int solver, const features_config_t *features, const char *c
         bool text = false;
         for (size_t i = 0; i < n_train && !text; i++)
             text = train_ex[i].x && train_ex[i].x->n && train_ex[i].x->idx[0] < text_dim;
-        chosen = text ? MODEL_SOLVER_LIBLINEAR : MODEL_SOLVER_LBFGS;
+        /* L-BFGS is chosen for its speed on large dense sets; on small ones
+           both are instant and liblinear is what the shipped manifests were
+           tuned with */
+        chosen = text || n_train < MODEL_LBFGS_MIN_EXAMPLES ? MODEL_SOLVER_LIBLINEAR
+                                                            : MODEL_SOLVER_LBFGS;
     }
     if (n_train > INT32_MAX)
         return err_set (err, errlen, "too many training examples (%zu)", n_train), NULL;
