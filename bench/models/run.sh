@@ -13,28 +13,8 @@
 # bench/RESULTS.md "## Models" for the figures written down.
 #
 # Builds into build/ first (BENCH_MODEL=path overrides the binary).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-repeat=${1:-3}
-datasets=${2:-"digits spam fashion"}
-data=${DATA:-$root/bench/data/out}
-out=${OUT:-${TMPDIR:-/tmp}/annotate-models-results.jsonl}
-py=/usr/bin/python3
-side="$root/bench/models/sklearn_side.py"
-
-if [ -z "${BENCH_MODEL:-}" ]; then
-    cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$root/build" -j"$(nproc)" --target bench_model >/dev/null
-    BENCH_MODEL=$root/build/bench/bench_model
-fi
-for f in digits.jsonl spam.jsonl fashion-train.jsonl fashion-test.jsonl; do
-    [ -s "$data/$f" ] || { "$root/bench/data/prepare.sh" "$data"; break; }
-done
-
-work=$(mktemp -d /tmp/annotate-bench-models.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$(dirname "$out")"
-: >"$out"
+name=results
+source "$(dirname "$0")/setup.sh"
 
 {
     echo "{\"machine\":\"$(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)\"}"

@@ -20,28 +20,8 @@
 # BENCH_NO_LATENCY=1 runs only the fits; SKLEARN_SOLVERS=lbfgs leaves out
 # scikit-learn's liblinear fit (143 s on Fashion-MNIST), which only serves
 # the latency comparison. Builds into build/ first (BENCH_MODEL=path overrides the binary).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-repeat=${1:-3}
-datasets=${2:-"digits spam fashion"}
-data=${DATA:-$root/bench/data/out}
-out=${OUT:-${TMPDIR:-/tmp}/annotate-models-blas.jsonl}
-py=/usr/bin/python3
-side="$root/bench/models/sklearn_side.py"
-
-if [ -z "${BENCH_MODEL:-}" ]; then
-    cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$root/build" -j"$(nproc)" --target bench_model >/dev/null
-    BENCH_MODEL=$root/build/bench/bench_model
-fi
-for f in digits.jsonl spam.jsonl fashion-train.jsonl fashion-test.jsonl; do
-    [ -s "$data/$f" ] || { "$root/bench/data/prepare.sh" "$data"; break; }
-done
-
-work=$(mktemp -d /tmp/annotate-bench-blas.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$(dirname "$out")"
-: >"$out"
+name=blas
+source "$(dirname "$0")/setup.sh"
 "$py" "$side" env >>"$out"
 
 for d in $datasets; do

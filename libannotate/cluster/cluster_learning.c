@@ -185,17 +185,6 @@ s_retrainer (engine_t *e, worker_t **where)
     return NULL;
 }
 
-static void
-s_counts (engine_t *e, store_stats_t *st)
-{
-    memset (st, 0, sizeof *st);
-    MDB_txn *txn = store_read_begin (e->store);
-    if (txn) {
-        store_stats (e->store, txn, st);
-        store_read_end (e->store, txn);
-    }
-}
-
 uint64_t
 engine_start_retrain (engine_t *e, const char *reason, char *err, size_t errlen)
 {
@@ -208,7 +197,7 @@ engine_start_retrain (engine_t *e, const char *reason, char *err, size_t errlen)
         return 0;
     }
     store_stats_t st;
-    s_counts (e, &st);
+    store_read_stats (e->store, &st);
     if (st.training < 2) {
         err_set (err, errlen, "%" PRIu64 " items have a human or gold label: too few to train",
                  st.training);
@@ -267,7 +256,7 @@ engine_learning_tick (engine_t *e)
     }
     const manifest_t *m = e->manifest;
     store_stats_t st;
-    s_counts (e, &st);
+    store_read_stats (e->store, &st);
     const char *why = NULL;
     if (!e->current_model && st.training >= m->model_min_train && !e->cold_start_tried)
         why = "cold start";
@@ -577,7 +566,7 @@ void
 engine_learning_init (engine_t *e)
 {
     store_stats_t st;
-    s_counts (e, &st);
+    store_read_stats (e->store, &st);
     e->current_model = st.current_model;
     e->latest_model = st.models;
     e->human_at_order = st.human_labels;

@@ -19,12 +19,8 @@ engine_rate_tick (engine_t *e)
     if (now < e->next_rate_us)
         return;
     e->next_rate_us = now + 1000000;
-    store_stats_t st = { 0 };
-    MDB_txn *txn = store_read_begin (e->store);
-    if (txn) {
-        store_stats (e->store, txn, &st);
-        store_read_end (e->store, txn);
-    }
+    store_stats_t st;
+    store_read_stats (e->store, &st);
     if (e->n_rates == CLUSTER_RATE_SLOTS) {
         memmove (&e->rates[0], &e->rates[1], (CLUSTER_RATE_SLOTS - 1) * sizeof e->rates[0]);
         e->n_rates--;
@@ -130,12 +126,8 @@ engine_status (engine_t *e)
 {
     Annotate__V1__ClusterStatusResponse r = ANNOTATE__V1__CLUSTER_STATUS_RESPONSE__INIT;
     status_arrays_t a = { 0 };
-    store_stats_t st = { 0 };
-    MDB_txn *txn = store_read_begin (e->store);
-    if (txn) {
-        store_stats (e->store, txn, &st);
-        store_read_end (e->store, txn);
-    }
+    store_stats_t st;
+    store_read_stats (e->store, &st);
     const manifest_t *m = e->manifest;
     r.cluster = m->cluster_name;
     r.items = st.items;

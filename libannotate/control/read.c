@@ -221,10 +221,7 @@ handle_cluster_status (handler_ctx_t *h)
     }
     store_t *store = h->ctl->cfg.store;
     store_stats_t st;
-    MDB_txn *txn = store_read_begin (store);
-    if (txn) {
-        store_stats (store, txn, &st);
-        store_read_end (store, txn);
+    if (store_read_stats (store, &st)) {
         resp->items = st.items;
         resp->labelled = st.labelled;
         resp->pending = st.pending;

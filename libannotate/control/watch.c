@@ -57,12 +57,8 @@ batch_clear (watch_batch_t *b)
 static uint64_t
 current_last_seq (store_t *store)
 {
-    store_stats_t st = { 0 };
-    MDB_txn *txn = store_read_begin (store);
-    if (txn) {
-        store_stats (store, txn, &st);
-        store_read_end (store, txn);
-    }
+    store_stats_t st;
+    store_read_stats (store, &st);
     return st.last_seq;
 }
 

@@ -246,6 +246,19 @@ store_stats (store_t *self, MDB_txn *txn, store_stats_t *out)
     out->used_bytes = (uint64_t) (info.me_last_pgno + 1) * st.ms_psize;
 }
 
+bool
+store_read_stats (store_t *self, store_stats_t *out)
+{
+    MDB_txn *txn = store_read_begin (self);
+    if (!txn) {
+        memset (out, 0, sizeof *out);
+        return false;
+    }
+    store_stats (self, txn, out);
+    store_read_end (self, txn);
+    return true;
+}
+
 int
 store_get_state (store_t *self, MDB_txn *txn, const char *id, size_t id_len, item_state_t *state)
 {
@@ -312,18 +325,45 @@ store_item_history (store_t *self, MDB_txn *txn, const char *id, size_t id_len, 
     return n;
 }
 
+/*  Positions cur on the first key > after in a database of big-endian
+    u64 keys. MDB_NOTFOUND when there is none (also for after = UINT64_MAX,
+    where after + 1 would wrap to the start).  */
+static int
+cursor_after_u64 (MDB_cursor *cur, uint64_t after, uint8_t kb[8], MDB_val *key, MDB_val *val)
+{
+    if (after == UINT64_MAX)
+        return MDB_NOTFOUND;
+    be64_put (kb, after + 1);
+    *key = (MDB_val) { 8, kb };
+    return mdb_cursor_get (cur, key, val, MDB_SET_RANGE);
+}
+
+/*  Positions cur on the first key > after (NULL or "": the first key) in a
+    database of string keys.  */
+static int
+cursor_after_str (MDB_cursor *cur, const char *after, MDB_val *key, MDB_val *val)
+{
+    size_t len = after ? strlen (after) : 0;
+    if (!len)
+        return mdb_cursor_get (cur, key, val, MDB_FIRST);
+    *key = (MDB_val) { len, (void *) after };
+    int rc = mdb_cursor_get (cur, key, val, MDB_SET_RANGE);
+    if (rc == 0 && key->mv_size == len && memcmp (key->mv_data, after, len) == 0)
+        rc = mdb_cursor_get (cur, key, val, MDB_NEXT);
+    return rc;
+}
+
 size_t
 store_history_after (store_t *self, MDB_txn *txn, uint64_t after_seq, size_t max, store_event_fn fn,
                      void *arg)
 {
     MDB_cursor *cur;
-    if (max == 0 || after_seq == UINT64_MAX || mdb_cursor_open (txn, self->history, &cur))
+    if (max == 0 || mdb_cursor_open (txn, self->history, &cur))
         return 0;
     uint8_t kb[8];
-    be64_put (kb, after_seq + 1);
-    MDB_val key = { 8, kb }, val;
+    MDB_val key, val;
     size_t n = 0;
-    int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    int rc = cursor_after_u64 (cur, after_seq, kb, &key, &val);
     while (rc == 0 && n < max) {
         if (key.mv_size == 8) {
             n++;
@@ -341,13 +381,12 @@ store_pending_after (store_t *self, MDB_txn *txn, uint64_t after_ticket, size_t 
                      store_pending_fn fn, void *arg)
 {
     MDB_cursor *cur;
-    if (max == 0 || after_ticket == UINT64_MAX || mdb_cursor_open (txn, self->pending, &cur))
+    if (max == 0 || mdb_cursor_open (txn, self->pending, &cur))
         return 0;
     uint8_t kb[8];
-    be64_put (kb, after_ticket + 1);
-    MDB_val key = { 8, kb }, val;
+    MDB_val key, val;
     size_t n = 0;
-    int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    int rc = cursor_after_u64 (cur, after_ticket, kb, &key, &val);
     while (rc == 0 && n < max) {
         MDB_val item;
         if (key.mv_size == 8 && mdb_get (txn, self->items, &val, &item) == 0) {
@@ -371,16 +410,7 @@ store_scan_items (store_t *self, MDB_txn *txn, const char *after_id, size_t scan
     if (scan_limit == 0 || mdb_cursor_open (txn, self->items, &cur))
         return 0;
     MDB_val key, val;
-    int rc;
-    if (after_id && *after_id) {
-        key = (MDB_val) { strlen (after_id), (void *) after_id };
-        rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-        if (rc == 0 && key.mv_size == strlen (after_id)
-            && memcmp (key.mv_data, after_id, key.mv_size) == 0)
-            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    else
-        rc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    int rc = cursor_after_str (cur, after_id, &key, &val);
     size_t n = 0;
     MDB_val last_key = { 0, NULL };
     while (rc == 0 && n < scan_limit) {
@@ -479,16 +509,7 @@ store_training_after (store_t *self, MDB_txn *txn, const char *after_id, size_t 
     if (max == 0 || mdb_cursor_open (txn, self->training, &cur))
         return 0;
     MDB_val key, val;
-    int rc;
-    size_t after_len = after_id ? strlen (after_id) : 0;
-    if (after_len) {
-        key = (MDB_val) { after_len, (void *) after_id };
-        rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-        if (rc == 0 && key.mv_size == after_len && memcmp (key.mv_data, after_id, after_len) == 0)
-            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    else
-        rc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    int rc = cursor_after_str (cur, after_id, &key, &val);
     size_t n = 0;
     while (rc == 0 && n < max) {
         MDB_val item;

@@ -93,6 +93,9 @@ MDB_txn *store_read_begin (store_t *self);
 void store_read_end (store_t *self, MDB_txn *txn);
 
 void store_stats (store_t *self, MDB_txn *txn, store_stats_t *out);
+/*  store_stats in a read transaction of its own; false (and *out zeroed)
+    when none could be opened.  */
+bool store_read_stats (store_t *self, store_stats_t *out);
 
 /*  Item, current label (NULL if none), state. Return 0, or MDB_NOTFOUND.
     Unpacked objects are freed with protobuf_c_message_free_unpacked.  */

@@ -158,12 +158,8 @@ run_group (writer_state_t *w)
         if (!store_grow (w->store))
             break;
     }
-    MDB_txn *txn = store_read_begin (w->store);
-    store_stats_t st = { 0 };
-    if (txn) {
-        store_stats (w->store, txn, &st);
-        store_read_end (w->store, txn);
-    }
+    store_stats_t st;
+    store_read_stats (w->store, &st);
     for (size_t i = 0; i < w->n; i++) {
         store_request_t *r = w->reqs[i];
         if (rc == MDB_MAP_FULL) {
