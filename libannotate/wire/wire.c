@@ -66,6 +66,16 @@ wire_body_descriptor (Annotate__V1__MsgType type, bool *known)
 
 /* ---- sending ---------------------------------------------------------- */
 
+static int
+s_send_part (void *handle, const void *data, size_t len, int flags, bool retry_eintr)
+{
+    int rc;
+    do
+        rc = zmq_send (handle, data, len, flags | ZMQ_DONTWAIT);
+    while (rc == -1 && retry_eintr && errno == EINTR);
+    return rc == -1 ? -1 : 0;
+}
+
 int
 wire_send_packed (zsock_t *sock, zframe_t *identity, uint32_t version, Annotate__V1__MsgType type,
                   uint64_t correlation, const uint8_t *body, size_t body_len)
@@ -79,17 +89,18 @@ wire_send_packed (zsock_t *sock, zframe_t *identity, uint32_t version, Annotate_
 
     void *handle = zsock_resolve (sock);
     /*  With ROUTER_MANDATORY an unroutable identity fails here, before any
-        part is queued; after the first part the rest of a multipart
-        message cannot fail halfway.  */
-    if (identity
-        && zmq_send (handle, zframe_data (identity), zframe_size (identity),
-                     ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        part is queued; after the first part only a signal can interrupt
+        the rest, so those parts are retried rather than leaving half a
+        message queued for the next send to complete.  */
+    bool started = false;
+    if (identity) {
+        if (s_send_part (handle, zframe_data (identity), zframe_size (identity), ZMQ_SNDMORE, false))
+            return -1;
+        started = true;
+    }
+    if (s_send_part (handle, hbuf, hlen, ZMQ_SNDMORE, started))
         return -1;
-    if (zmq_send (handle, hbuf, hlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-        return -1;
-    if (zmq_send (handle, body_len ? (const void *) body : (const void *) "", body_len, ZMQ_DONTWAIT) == -1)
-        return -1;
-    return 0;
+    return s_send_part (handle, body_len ? (const void *) body : (const void *) "", body_len, 0, true);
 }
 
 int
@@ -145,8 +156,13 @@ s_recv_frames (zsock_t *sock, zframe_t **frames, size_t *max_seen)
     *max_seen = 0;
     while (true) {
         zframe_t *f = zframe_recv (sock);
+        /* ZeroMQ delivers a multipart message whole, so once its first
+           frame is in, the rest is already here: a signal (EINTR) in
+           between must not leave frames behind for the next read */
+        while (!f && n > 0 && errno == EINTR)
+            f = zframe_recv (sock);
         if (!f)
-            break;      /* interrupted mid-message: what we have is refused below */
+            break;      /* nothing read, or a real error mid-message: refused below */
         bool more = zframe_more (f);
         if (zframe_size (f) > *max_seen)
             *max_seen = zframe_size (f);
