@@ -268,7 +268,7 @@ commit_labels (store_t *store, Annotate__V1__IngestRequest *req, uint64_t first_
     uint64_t applied = 0, discarded = 0;
     char err[256];
     bool ok = store_write_begin (store, &txn) == 0;
-    if (ok && store_txn_labels (store, txn, labels, req->n_items, time_now_ms (), &applied,
+    if (ok && store_txn_labels (store, txn, NULL, labels, req->n_items, time_now_ms (), &applied,
                                 &discarded, err, sizeof err) != STORE_OK) {
         store_write_abort (store, txn);
         ok = false;

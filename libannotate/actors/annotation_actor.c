@@ -7,7 +7,7 @@
                  unreadable batch gets an empty Result, so the coordinator
                  gets its credit back and dispatches the items again)
       "CONFIG" [packed Assign]  re-initialises the backend (new taxonomy,
-                                new model spec: online_lr)
+                                new model spec: online_lr, uncertainty)
       "MODEL" [version be64] [model_t * | empty]
                                 label with this model from the next batch on
                                 (the actor owns it); empty: no model
@@ -26,6 +26,7 @@
 */
 #include "actors/annotation_backend.h"
 #include "actors/model_labeller.h"
+#include "actors/model_spec.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -160,6 +161,7 @@ s_on_config (self_t *self, zframe_t *packed)
         log_error (LOG, "%s: backend %s: %s", c->name, self->backend->name, err);
     actor_config_free (&self->config);
     self->config = c;
+    model_labeller_set_strategy (self->labeller, model_spec_strategy (c->model));
 }
 
 static void
@@ -248,6 +250,7 @@ annotation_actor (zsock_t *pipe, void *args)
     self_t self = { pipe, actor_config_copy (args), NULL, NULL, NULL, 0, 0, 0 };
     self.backend = &annotation_backend_none;
     self.labeller = model_labeller_new (self.config->name);
+    model_labeller_set_strategy (self.labeller, model_spec_strategy (self.config->model));
     char err[256] = "";
     self.state = self.backend->init (self.config, err, sizeof err);
     zsock_signal (pipe, 0);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "al/al.h"
 #include "features/features.h"
 #include "util/util.h"
 
@@ -20,6 +21,7 @@ struct model_labeller {
     float *proba;               /* n_classes */
     size_t *order;              /* n_classes, class indices by probability */
     bool warned;                /* a feature failure was logged for this model */
+    const al_strategy_t *strategy;  /* scores each label's uncertainty */
     /* what the last label call handed out */
     Annotate__V1__ClassScore *scores;
     Annotate__V1__ClassScore **score_ptrs;
@@ -31,6 +33,7 @@ model_labeller_new (const char *actor_name)
 {
     model_labeller_t *self = calloc (1, sizeof *self);
     self->actor = strdup (actor_name ? actor_name : "?");
+    self->strategy = al_strategy_find (AL_DEFAULT_STRATEGY);
     sparse_vec_init (&self->x);
     return self;
 }
@@ -50,6 +53,13 @@ model_labeller_destroy (model_labeller_t **self_p)
     free (self->actor);
     free (self);
     *self_p = NULL;
+}
+
+void
+model_labeller_set_strategy (model_labeller_t *self, const al_strategy_t *strategy)
+{
+    if (strategy)
+        self->strategy = strategy;
 }
 
 void
@@ -157,6 +167,8 @@ model_labeller_label (model_labeller_t *self, const Annotate__V1__Batch *batch,
         s_top (self, k);
         out[i].label = (char *) model_label (self->model, best);
         out[i].confidence = self->proba[best];
+        out[i].uncertainty = self->strategy ? self->strategy->score (self->proba, self->n_classes)
+                                            : 0.0f;
         out[i].source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL;
         out[i].model_version = self->version;
         Annotate__V1__ClassScore *sc = &self->scores[i * k];

@@ -7,7 +7,8 @@
     it was trained with, so a model never scores features it never saw.
 
     label: per item, label = arg-max class, confidence = its probability,
-    source SOURCE_MODEL, the model version, and scores for every class when
+    source SOURCE_MODEL, the model version, the uncertainty (the strategy
+    set with model_labeller_set_strategy), and scores for every class when
     there are at most 10, else the top 5 (highest first). An item whose
     features cannot be extracted is answered SOURCE_NONE (logged once per
     model). The strings and score arrays it sets stay valid until the next
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "annotate/v1/cluster.pb-c.h"
+#include "al/al.h"
 #include "model/model.h"
 
 #define LABELLER_ALL_SCORES 10  /* up to this many classes: a score for each */
@@ -32,6 +34,9 @@ void model_labeller_destroy (model_labeller_t **self_p);
 
 /*  Takes ownership of model (NULL: no model); the previous one is freed.  */
 void model_labeller_set (model_labeller_t *self, uint64_t version, model_t *model);
+/*  The active-learning strategy that scores each label's uncertainty
+    (default: margin); NULL keeps the current one.  */
+void model_labeller_set_strategy (model_labeller_t *self, const al_strategy_t *strategy);
 const model_t *model_labeller_model (const model_labeller_t *self);
 uint64_t model_labeller_version (const model_labeller_t *self);
 

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "al/al.h"
+
 #include <czmq.h>
 
 #include "manifest/manifest.h"
@@ -44,6 +46,11 @@ model_spec_check (const Annotate__V1__ModelSpec *s)
         || !s_finite_in (s->eps, 0, 1) || !s_finite_in (s->online_lr, 0, 100)
         || !s_finite_in (s->validation_fraction, 0, 0.9))
         return "a numeric setting is out of range";
+    if (s->uncertainty && *s->uncertainty && !al_strategy_find (s->uncertainty))
+        return "unknown uncertainty strategy";
+    if (!s_finite_in (s->target_accuracy, 0, 1) || !s_finite_in (s->confidence_z, 0, 10)
+        || s->min_support > 1000000)
+        return "an auto-accept setting is out of range";
     if (s->n_labels > MODEL_MAX_CLASSES)
         return "too many model labels";
     for (size_t i = 0; i < s->n_labels; i++) {
@@ -136,4 +143,27 @@ model_spec_same_features (const features_config_t *a, const features_config_t *b
     return a->hash_bits == b->hash_bits && a->ngram_max == b->ngram_max
            && a->char_ngrams == b->char_ngrams && a->vector_dim == b->vector_dim
            && a->vector_norm == b->vector_norm && a->vector_scale == b->vector_scale;
+}
+
+const al_strategy_t *
+model_spec_strategy (const Annotate__V1__ModelSpec *s)
+{
+    const al_strategy_t *st = s && s->uncertainty && *s->uncertainty
+                                  ? al_strategy_find (s->uncertainty)
+                                  : NULL;
+    return st ? st : al_strategy_find (AL_DEFAULT_STRATEGY);
+}
+
+bool
+model_spec_fit_config (const Annotate__V1__ModelSpec *s, al_fit_config_t *out)
+{
+    al_fit_config_default (out);
+    if (!s || !(s->target_accuracy > 0))
+        return false;
+    out->target = s->target_accuracy;
+    if (s->confidence_z > 0)
+        out->z = s->confidence_z;
+    if (s->min_support)
+        out->min_support = s->min_support;
+    return true;
 }

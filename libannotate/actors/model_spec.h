@@ -16,6 +16,7 @@
 
 #include "annotate/v1/cluster.pb-c.h"
 #include "features/features.h"
+#include "al/al.h"
 #include "model/model.h"
 
 #define MODEL_SPEC_MAX_BLOB ((uint64_t) 2 << 30)  /* 2 GiB: no model is larger */
@@ -39,6 +40,12 @@ uint64_t model_spec_max_bytes (const Annotate__V1__ModelSpec *spec);
 Annotate__V1__ModelSpec *model_spec_dup (const Annotate__V1__ModelSpec *spec);
 void model_spec_free (Annotate__V1__ModelSpec **spec_p);
 
+/*  The active-learning strategy the spec names (the default when it names
+    none; model_spec_check refuses unknown names).  */
+const al_strategy_t *model_spec_strategy (const Annotate__V1__ModelSpec *spec);
+/*  The auto-accept threshold fit the spec asks for; false when it asks for
+    none (target_accuracy 0).  */
+bool model_spec_fit_config (const Annotate__V1__ModelSpec *spec, al_fit_config_t *out);
 /*  Whether two feature configurations extract the same features.  */
 bool model_spec_same_features (const features_config_t *a, const features_config_t *b);
 

@@ -19,7 +19,8 @@
     order's spec and sending it to the training or the validation side by
     a hash of its id (so the split is the same on every run and machine);
     train with model_train; measure the current model on the same
-    validation split for the baseline; serialise and upload in chunks of at
+    validation split for the baseline; fit the auto-accept thresholds on
+    the validation sample (retrain_thresholds.h); serialise and upload in chunks of at
     most 1 MiB, the ModelInfo on the last. Failures (no data, fewer than two
     classes, the trainer's errors, no data for a minute) are uploaded as
     ModelUpload.error so the coordinator does not wait forever.
@@ -29,6 +30,7 @@
     when it returns.
 */
 #include "actors/actors.h"
+#include "actors/retrain_thresholds.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -43,6 +45,12 @@
 #define MAX_ID_BYTES      256
 #define UPLOAD_CHUNK      (1u << 20)
 #define DATA_TIMEOUT_MS   60000
+
+/*  Where an example goes: the validation sample (people's answers on
+    randomly drawn items) is held out of training and of the publish
+    split, because the auto-accept thresholds are fitted on it and must
+    not be fitted on what the model has seen.  */
+enum { SIDE_TRAIN = 0, SIDE_VALID = 1, SIDE_SAMPLE = 2 };
 
 typedef struct {
     zsock_t *pipe;
@@ -60,7 +68,7 @@ typedef struct {
     char *after;                        /* after_id of the last pull */
     sparse_vec_t *x;
     int32_t *y;
-    bool *valid;
+    uint8_t *side;                      /* SIDE_* of each example */
     size_t n, cap;
     uint64_t skipped;
     int64_t last_data_us;
@@ -103,10 +111,10 @@ s_reset (self_t *self)
         sparse_vec_free (&self->x[i]);
     free (self->x);
     free (self->y);
-    free (self->valid);
+    free (self->side);
     self->x = NULL;
     self->y = NULL;
-    self->valid = NULL;
+    self->side = NULL;
     self->n = self->cap = 0;
     self->skipped = 0;
     zhashx_destroy (&self->classes);
@@ -193,7 +201,7 @@ s_add (self_t *self, const Annotate__V1__TrainExample *ex)
         self->cap = self->cap ? self->cap * 2 : 1024;
         self->x = realloc (self->x, self->cap * sizeof *self->x);
         self->y = realloc (self->y, self->cap * sizeof *self->y);
-        self->valid = realloc (self->valid, self->cap * sizeof *self->valid);
+        self->side = realloc (self->side, self->cap * sizeof *self->side);
     }
     sparse_vec_t *x = &self->x[self->n];
     sparse_vec_init (x);
@@ -207,7 +215,9 @@ s_add (self_t *self, const Annotate__V1__TrainExample *ex)
         return;
     }
     self->y[self->n] = (int32_t) ((uintptr_t) k - 1);
-    self->valid[self->n] = s_is_valid (self, ex->id, idlen);
+    self->side[self->n] = ex->validation           ? SIDE_SAMPLE
+                          : s_is_valid (self, ex->id, idlen) ? SIDE_VALID
+                                                             : SIDE_TRAIN;
     self->n++;
 }
 
@@ -257,12 +267,12 @@ s_on_data (self_t *self, zframe_t *packed)
 
 /*  Examples of one side of the split, pointing into self's vectors.  */
 static model_example_t *
-s_side (const self_t *self, bool valid, size_t *n_out)
+s_side (const self_t *self, uint8_t side, size_t *n_out)
 {
     model_example_t *ex = calloc (self->n ? self->n : 1, sizeof *ex);
     size_t n = 0;
     for (size_t i = 0; i < self->n; i++)
-        if (self->valid[i] == valid)
+        if (self->side[i] == side)
             ex[n++] = (model_example_t) { &self->x[i], self->y[i], 0 };
     *n_out = n;
     return ex;
@@ -358,8 +368,8 @@ static void
 s_train (self_t *self)
 {
     size_t n_train, n_valid;
-    model_example_t *train = s_side (self, false, &n_train);
-    model_example_t *valid = s_side (self, true, &n_valid);
+    model_example_t *train = s_side (self, SIDE_TRAIN, &n_train);
+    model_example_t *valid = s_side (self, SIDE_VALID, &n_valid);
     log_info (LOG, "%s: order %" PRIu64 ": training on %zu examples, validating on %zu (%" PRIu64
               " skipped)", self->config->name, self->order->order, n_train, n_valid,
               self->skipped);
@@ -391,6 +401,11 @@ s_train (self_t *self)
     Annotate__V1__ClassMetrics *cm = calloc (m.n_classes + 1, sizeof *cm);
     Annotate__V1__ClassMetrics **cmp = calloc (m.n_classes + 1, sizeof *cmp);
     s_fill_info (self, &m, baseline, size, &info, cm, cmp);
+    size_t n_sample;
+    model_example_t *sample = s_side (self, SIDE_SAMPLE, &n_sample);
+    retrain_thresholds_t th;
+    retrain_fit_thresholds (model, self->spec, sample, n_sample, &th, &info);
+    free (sample);
     if (size)
         s_upload (self, blob, size, &info);
     log_info (LOG, "%s: order %" PRIu64 ": accuracy %.4f (baseline %s%.4f), ECE %.4f, %zu bytes "
@@ -398,6 +413,7 @@ s_train (self_t *self)
               baseline >= 0 ? "" : "none, ", info.baseline_accuracy, m.ece, size, m.train_ms);
     snprintf (self->status, sizeof self->status, "idle; order %" PRIu64 " trained: accuracy %.4f",
               self->order->order, m.accuracy);
+    retrain_thresholds_free (&th);
     free (cm);
     free (cmp);
     free (blob);

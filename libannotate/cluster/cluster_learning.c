@@ -79,6 +79,11 @@ engine_model_spec (engine_t *e, Annotate__V1__ModelSpec *spec)
     spec->calibrate = m->model_calibrate;
     spec->online_lr = (float) m->model_online_lr;
     spec->validation_fraction = (float) m->model_validation_fraction;
+    spec->uncertainty = m->al_strategy;
+    bool al = m->al_enabled && strcmp (m->model_type, "none") != 0;
+    spec->target_accuracy = al && m->al_auto_accept ? m->al_target_accuracy : 0.0;
+    spec->confidence_z = m->al_confidence_z;
+    spec->min_support = m->al_min_support;
     label_order_t *order = calloc (m->n_labels + 1, sizeof *order);
     MDB_txn *txn = store_read_begin (e->store);
     for (size_t i = 0; i < m->n_labels; i++)
@@ -290,7 +295,7 @@ typedef struct {
 
 static bool
 s_on_training (void *arg, const char *id, size_t id_len, const char *label, size_t label_len,
-               const uint8_t *item, size_t item_len)
+               const uint8_t *item, size_t item_len, bool validation)
 {
     page_t *p = arg;
     if (p->n >= p->cap || p->bytes + item_len + label_len + 64 > p->max_bytes)
@@ -307,6 +312,7 @@ s_on_training (void *arg, const char *id, size_t id_len, const char *label, size
     x->vector = it->vector;
     x->n_vector = it->n_vector;
     x->label = strndup (label, label_len);
+    x->validation = validation;
     p->items[p->n] = it;
     p->ptrs[p->n] = x;
     p->n++;

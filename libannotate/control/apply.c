@@ -151,6 +151,11 @@ control_policy_new (const manifest_t *m)
 {
     store_policy_t p = { .vector_dim = m->vector_dim, .max_pending = m->max_pending,
                          .n_labels = m->n_labels };
+    p.al_enabled = m->al_enabled && strcmp (m->model_type, "none") != 0;
+    p.al_auto_accept = m->al_auto_accept;
+    p.al_validation_rate = m->al_validation_rate;
+    p.al_validation_max = m->al_validation_max;
+    p.al_seed = m->al_seed;
     p.labels = calloc (m->n_labels + 1, sizeof (char *));
     for (size_t i = 0; i < m->n_labels; i++)
         p.labels[i] = m->labels[i].name;

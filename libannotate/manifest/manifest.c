@@ -174,25 +174,50 @@ model_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const ch
     }
 }
 
-static const char *const al_keys[] = { "strategy", "target_accuracy", "review_budget" };
+static const char *const al_keys[]
+    = { "strategy",     "target_accuracy", "review_budget", "review_budget_per_hour",
+        "validation_rate", "validation_max", "confidence_z",  "min_support",
+        "auto_accept",  "lease_s",         "cold_start",    "diversity_max_sim",
+        "enabled",      "seed" };
+#define N_AL_KEYS (sizeof al_keys / sizeof al_keys[0])
+static const char *const cold_starts[] = { "random", "stratified" };
+
+static int
+al_choice (mparse_t *p, const ynode_t *v, const char *path, const char *what,
+           const char *const *choices, size_t n, char **out)
+{
+    size_t i;
+    if (mget_choice (p, v, path, what, choices, n, &i))
+        return -1;
+    char *copy = strdup (choices[i]);
+    if (!copy)
+        return mfail (p, v, path, "out of memory");
+    free (*out);
+    *out = copy;
+    return 0;
+}
 
 static int
 al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char *path)
 {
+    (void) target;
     manifest_t *m = p->m;
-    if (field == 1)
-        return mget_fraction (p, v, path, &m->al_target_accuracy);
-    if (field == 2)
-        return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_review_budget);
-    size_t i;
-    if (mget_choice (p, v, path, "strategy", strategies, 3, &i))
-        return -1;
-    char *copy = strdup (strategies[i]);
-    if (!copy)
-        return mfail (p, v, path, "out of memory");
-    free (m->al_strategy);
-    m->al_strategy = copy;
-    return 0;
+    switch (field) {
+    case 0: return al_choice (p, v, path, "strategy", strategies, 3, &m->al_strategy);
+    case 1: return mget_fraction (p, v, path, &m->al_target_accuracy);
+    case 2: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_review_budget);
+    case 3: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_budget_per_hour);
+    case 4: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_rate);
+    case 5: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_validation_max);
+    case 6: return mget_double (p, v, path, 0.0, 10.0, false, &m->al_confidence_z);
+    case 7: return mget_u32 (p, v, path, 1, 1000000, &m->al_min_support);
+    case 8: return mget_bool (p, v, path, &m->al_auto_accept);
+    case 9: return mget_u32 (p, v, path, 5, 86400, &m->al_lease_s);
+    case 10: return al_choice (p, v, path, "cold_start", cold_starts, 2, &m->al_cold_start);
+    case 11: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_diversity_max_sim);
+    case 12: return mget_bool (p, v, path, &m->al_enabled);
+    default: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
+    }
 }
 
 /* ---- taxonomy ---------------------------------------------------------- */
@@ -364,7 +389,7 @@ root_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const cha
     case 5:
         return mwalk_map (p, v, path, true, model_keys, N_MODEL_KEYS, model_field, NULL, &seen);
     default:
-        return mwalk_map (p, v, path, true, al_keys, 3, al_field, NULL, &seen);
+        return mwalk_map (p, v, path, true, al_keys, N_AL_KEYS, al_field, NULL, &seen);
     }
 }
 
@@ -397,6 +422,16 @@ set_defaults (manifest_t *m, const char *source_name)
     m->model_reannotate = true;
     m->al_target_accuracy = 0.95;
     m->al_review_budget = 0;
+    m->al_validation_rate = 0.05;
+    m->al_validation_max = 1000;
+    m->al_confidence_z = 1.645;
+    m->al_min_support = 20;
+    m->al_auto_accept = true;
+    m->al_lease_s = 300;
+    m->al_diversity_max_sim = 0.95;
+    m->al_enabled = true;
+    m->al_seed = 1;
+    m->al_cold_start = strdup ("random");
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");
     m->cluster_bind = strdup ("tcp://127.0.0.1:7401");
@@ -405,7 +440,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_strategy = strdup ("margin");
     m->source_name = strdup (source_name);
     return m->cluster_name && m->grpc_listen && m->cluster_bind && m->data_dir && m->model_type
-                   && m->al_strategy && m->source_name
+                   && m->al_strategy && m->al_cold_start && m->source_name
                ? 0
                : -1;
 }
@@ -572,6 +607,7 @@ manifest_destroy (manifest_t **self_p)
     free (self->taxonomy_description);
     free (self->model_type);
     free (self->al_strategy);
+    free (self->al_cold_start);
     free (self->source_name);
     free (self);
     *self_p = NULL;

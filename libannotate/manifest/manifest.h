@@ -107,7 +107,18 @@ typedef struct {
     /* active_learning: */
     char *al_strategy;          /* active_learning.strategy: "margin" (default), "least_confidence", "entropy" */
     double al_target_accuracy;  /* active_learning.target_accuracy, default 0.95; (0,1] */
-    uint64_t al_review_budget;  /* active_learning.review_budget, default 0 = unlimited */
+    uint64_t al_review_budget;  /* active_learning.review_budget (answers in all), default 0 = unlimited */
+    uint64_t al_budget_per_hour;/* active_learning.review_budget_per_hour, default 0 = unlimited */
+    double al_validation_rate;  /* active_learning.validation_rate, default 0.05; [0, 1] */
+    uint64_t al_validation_max; /* active_learning.validation_max, default 1000; 0 = no limit */
+    double al_confidence_z;     /* active_learning.confidence_z, default 1.645 (95% one-sided) */
+    uint32_t al_min_support;    /* active_learning.min_support, default 20 */
+    bool al_auto_accept;        /* active_learning.auto_accept, default true */
+    uint32_t al_lease_s;        /* active_learning.lease_s, default 300; 5..86400 */
+    char *al_cold_start;        /* active_learning.cold_start: "random" (default) or "stratified" */
+    double al_diversity_max_sim;/* active_learning.diversity_max_sim, default 0.95; 0: no diversity */
+    bool al_enabled;            /* active_learning.enabled, default true (needs model.type != none) */
+    uint64_t al_seed;           /* active_learning.seed, default 1: sample draw, cold-start order */
 
     char *source_name;          /* the file name errors were reported against */
 } manifest_t;

@@ -43,7 +43,7 @@ open_dbis (store_t *self, char *err, size_t errlen)
         { "pending", 0, &self->pending },     { "manifests", 0, &self->manifests },
         { "meta", 0, &self->meta },           { "models", 0, &self->models },
         { "model_info", 0, &self->model_info }, { "training", 0, &self->training },
-        { "taxonomy", 0, &self->taxonomy },
+        { "taxonomy", 0, &self->taxonomy }, { "review", 0, &self->review },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open (txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -69,6 +69,8 @@ open_dbis (store_t *self, char *err, size_t errlen)
                         val.mv_size == 8 ? (unsigned long long) be64_get (val.mv_data) : 0ull,
                         STORE_SCHEMA_VERSION);
     }
+    if (rc == 0)
+        rc = store_review_migrate (self, txn);
     if (rc == 0)
         rc = mdb_txn_commit (txn);
     else
@@ -138,6 +140,7 @@ store_destroy (store_t **self_p)
     if (self->env)
         mdb_env_close (self->env);
     pthread_rwlock_destroy (&self->resize);
+    store_review_free (self);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -514,9 +517,12 @@ store_training_after (store_t *self, MDB_txn *txn, const char *after_id, size_t 
     while (rc == 0 && n < max) {
         MDB_val item;
         if (mdb_get (txn, self->items, &key, &item) == 0) {
+            item_state_t st;
+            bool validation = store_get_state (self, txn, key.mv_data, key.mv_size, &st) == 0
+                              && (st.flags & ITEM_FLAG_VALIDATION);
             n++;
             if (!fn (arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size, item.mv_data,
-                     item.mv_size))
+                     item.mv_size, validation))
                 break;
         }
         rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);

@@ -11,6 +11,8 @@
       models    be64 version -> model blob (model.h format)
       model_info be64 version -> packed annotate.v1.ModelInfo
       training  id -> label name: items whose current label is human or gold
+      review    be32 priority key + id -> nothing: the review queue, most
+                informative first (store_review.c)
       taxonomy  label name -> be32 stable id (never reused, never renumbered)
       meta      "schema", "last_ticket", "current_model", "human_labels" -> be64
 
@@ -29,6 +31,10 @@
         older model version, never over a human, gold or auto label.
       - `training` holds exactly the items whose current label is human or
         gold, which is what retraining reads.
+      - an item is in `review` iff state.review != 0, under the key made of
+        state.priority and its id; meta "queue_<reason>" counts them.
+      - meta "src_<n>" counts the items whose current label has source n
+        (0: no label yet), kept in the transaction that changes the label.
       - the map grows (doubling) when LMDB reports MDB_MAP_FULL, up to
         max_map_bytes when set; readers hold a shared lock so a resize never
         happens under an open read transaction.
@@ -59,11 +65,15 @@ typedef struct {
 typedef struct {
     uint8_t status;             /* Annotate__V1__ItemStatus */
     uint8_t source;             /* Annotate__V1__LabelSource of the current label, 0 if none */
-    uint8_t pad[6];
+    uint8_t review;             /* Annotate__V1__ReviewReason while in the review queue, else 0 */
+    uint8_t flags;              /* ITEM_FLAG_* */
+    uint8_t priority[4];        /* big-endian queue key while in the review queue */
     uint64_t ticket;            /* key in `pending`, 0 when not waiting */
     uint64_t label_seq;         /* seq of the current label event, 0 if none */
     uint8_t hash[16];           /* content hash, as in Item.content_hash */
 } item_state_t;
+
+#define ITEM_FLAG_VALIDATION 1u  /* drawn into the random validation sample */
 
 typedef struct {
     uint64_t items;             /* entries in `items` */
@@ -145,9 +155,36 @@ size_t store_list_models (store_t *self, MDB_txn *txn, store_event_fn fn, void *
 /*  Items with a human or gold label, in id order after after_id ("" or NULL:
     from the first), until fn returns false or max were seen.  */
 typedef bool (*store_training_fn) (void *arg, const char *id, size_t id_len, const char *label,
-                                   size_t label_len, const uint8_t *item, size_t item_len);
+                                   size_t label_len, const uint8_t *item, size_t item_len,
+                                   bool validation);
 size_t store_training_after (store_t *self, MDB_txn *txn, const char *after_id, size_t max,
                              store_training_fn fn, void *arg);
+
+/* ---- the review queue (store_review.c) ------------------------------- */
+
+/*  Queue entries in priority order (most informative first), starting
+    after (after_key, after_len) (NULL: from the head), until fn returns
+    false or max were seen. key is the entry's opaque queue key (pass it
+    back as after_key to page on). Returns the count.  */
+typedef bool (*store_review_fn) (void *arg, const uint8_t *key, size_t key_len, const char *id,
+                                 size_t id_len, uint8_t reason, float priority);
+size_t store_review_scan (store_t *self, MDB_txn *txn, const uint8_t *after_key, size_t after_len,
+                          size_t max, store_review_fn fn, void *arg);
+
+typedef struct {
+    uint64_t by_source[16];     /* items by source of their current label; [0]: no label */
+    uint64_t queue[4];          /* review queue by reason ([0]: total) */
+    uint64_t validation_labels; /* human answers on validation-sample items */
+    uint64_t validation_sampled;/* items ever drawn into the validation sample */
+    uint64_t reviews_agreed;    /* human labels equal to the machine label they replaced */
+    uint64_t human_labels;
+} store_review_stats_t;
+
+void store_review_stats (store_t *self, MDB_txn *txn, store_review_stats_t *out);
+
+/*  Auto-accepted labels of one class (by label name), for the expected
+    accuracy of the auto-accepted set.  */
+uint64_t store_auto_count (store_t *self, MDB_txn *txn, const char *label);
 
 /*  Stable id of a taxonomy label, 0 if it never was in a manifest.  */
 uint32_t store_label_id (store_t *self, MDB_txn *txn, const char *label);
@@ -170,6 +207,15 @@ typedef struct {
     uint64_t max_pending;
     char **labels;              /* taxonomy; a gold label must be one of these */
     size_t n_labels;
+    /* active learning (store_review.c): with al_enabled, every machine
+       label is routed as it is committed: into the validation sample, to
+       auto-acceptance by the current model's class thresholds, or into the
+       review queue by its uncertainty. */
+    bool al_enabled;
+    bool al_auto_accept;
+    double al_validation_rate;  /* share of machine-labelled items sampled */
+    uint64_t al_validation_max; /* stop sampling after this many; 0: never stop */
+    uint64_t al_seed;           /* of the sample draw and the cold-start order */
 } store_policy_t;
 
 typedef struct {
@@ -193,9 +239,10 @@ typedef struct {
 /*  Applies labels whose ticket still matches; others are counted in
     *discarded (late or redelivered results). Each applied label appends one
     history event.  */
-store_status_t store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size_t n,
-                                 int64_t now_ms, uint64_t *applied, uint64_t *discarded,
-                                 char *err, size_t errlen);
+store_status_t store_txn_labels (store_t *self, MDB_txn *txn, const store_policy_t *policy,
+                                 const store_label_t *labels, size_t n, int64_t now_ms,
+                                 uint64_t *applied, uint64_t *discarded, char *err,
+                                 size_t errlen);
 
 /*  Stores a manifest version and gives every label of the policy that has
     none a stable id.  */
@@ -203,7 +250,8 @@ store_status_t store_txn_put_manifest (store_t *self, MDB_txn *txn, const char *
                                        const store_policy_t *policy, uint64_t *version);
 
 /*  A person's label: one history event (source human), the item leaves the
-    pending queue, joins `training`, and the human counter grows.  */
+    pending queue and the review queue (its reason is recorded in the
+    label), joins `training`, and the human counter grows.  */
 store_status_t store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy,
                                       const char *id, const char *label, const char *annotator,
                                       int64_t now_ms, uint64_t *seq, char *err, size_t errlen);

@@ -12,7 +12,13 @@
 struct store {
     MDB_env *env;
     MDB_dbi items, labels, state, history, item_seq, pending, manifests, meta;
-    MDB_dbi models, model_info, training, taxonomy;
+    MDB_dbi models, model_info, training, taxonomy, review;
+    struct {                    /* the current model's auto-accept thresholds (writer only) */
+        uint64_t version;
+        size_t n;
+        char **labels;
+        float *value;
+    } th;
     pthread_rwlock_t resize;    /* shared by readers, exclusive for a map resize */
     uint64_t map_bytes;         /* written by the writer thread only */
     uint64_t max_map_bytes;
@@ -24,5 +30,20 @@ uint64_t store_meta_u64 (store_t *self, MDB_txn *txn, const char *name);
 int store_put_meta_u64 (store_t *self, MDB_txn *txn, const char *name, uint64_t v);
 int store_get_state (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
                      item_state_t *state);
+
+/* store_review.c */
+int store_count_add (store_t *self, MDB_txn *txn, const char *name, int64_t delta);
+int store_count_source (store_t *self, MDB_txn *txn, uint8_t old_source, uint8_t new_source);
+int store_review_dequeue (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                          item_state_t *st);
+/*  Routes a machine label before its event is written: may turn it into
+    an auto-accepted label, may queue the item (see store_review.c).  */
+int store_review_route (store_t *self, MDB_txn *txn, const store_policy_t *policy, const char *id,
+                        size_t id_len, item_state_t *st, Annotate__V1__Label *label);
+int store_review_human (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                        item_state_t *st, Annotate__V1__Label *human);
+void store_review_refresh (store_t *self, MDB_txn *txn);
+int store_review_migrate (store_t *self, MDB_txn *txn);
+void store_review_free (store_t *self);
 
 #endif

@@ -175,6 +175,8 @@ append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
     }
     if (!rc)
         rc = put_packed (txn, self->labels, &ikey, &label->base, 0);
+    if (!rc)
+        rc = store_count_source (self, txn, st->source, (uint8_t) label->source);
     if (!rc) {
         st->label_seq = seq;
         st->source = (uint8_t) label->source;
@@ -282,6 +284,11 @@ replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
         rc = del_if_present (txn, self->labels, key);
     if (!rc)
         rc = del_if_present (txn, self->training, key);
+    if (!rc)
+        rc = store_review_dequeue (self, txn, key->mv_data, key->mv_size, st);
+    if (!rc)
+        rc = store_count_source (self, txn, st->source, 0);
+    st->flags = 0;      /* new content: a new draw for the validation sample */
     st->source = 0;
     st->label_seq = 0;  /* no current label any more (history keeps it) */
     return rc;
@@ -376,12 +383,14 @@ reannotation_applies (store_t *self, MDB_txn *txn, MDB_val *key, const item_stat
 }
 
 store_status_t
-store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size_t n,
-                  int64_t now_ms, uint64_t *applied, uint64_t *discarded, char *err,
-                  size_t errlen)
+store_txn_labels (store_t *self, MDB_txn *txn, const store_policy_t *policy,
+                  const store_label_t *labels, size_t n, int64_t now_ms, uint64_t *applied,
+                  uint64_t *discarded, char *err, size_t errlen)
 {
     *applied = *discarded = 0;
     uint64_t last_seq = store_last_key (txn, self->history);
+    if (policy && policy->al_enabled)
+        store_review_refresh (self, txn);
     for (size_t i = 0; i < n; i++) {
         const store_label_t *l = &labels[i];
         size_t id_len = l->id ? strlen (l->id) : 0;
@@ -396,7 +405,11 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_label_t *labels, size
         }
         Annotate__V1__Label copy = *l->label;
         copy.time_ms = now_ms;
-        int rc = append_event (self, txn, ++last_seq, l->id, &copy, &st);
+        copy.threshold = 0.0f;
+        copy.reason = ANNOTATE__V1__REVIEW_REASON__REASON_UNSPECIFIED;
+        int rc = store_review_route (self, txn, policy, l->id, id_len, &st, &copy);
+        if (!rc)
+            rc = append_event (self, txn, ++last_seq, l->id, &copy, &st);
         if (!rc)
             rc = drop_ticket (self, txn, &st);
         if (!rc)
@@ -436,7 +449,9 @@ store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy
     human.time_ms = now_ms;
     human.annotator = (char *) (annotator && *annotator ? annotator : "anonymous");
     *seq = store_last_key (txn, self->history) + 1;
-    int rc = append_event (self, txn, *seq, id, &human, &st);
+    int rc = store_review_human (self, txn, id, id_len, &st, &human);
+    if (!rc)
+        rc = append_event (self, txn, *seq, id, &human, &st);
     /* a person answered first: a queued annotation is no longer needed */
     if (!rc)
         rc = drop_ticket (self, txn, &st);

@@ -78,7 +78,7 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
         return store_txn_ingest (w->store, txn, w->policy, r->items, r->n_items, r->replace, now,
                                  &r->ingest, r->err, sizeof r->err);
     case STORE_REQ_LABELS:
-        return store_txn_labels (w->store, txn, r->labels, r->n_labels, now, &r->applied,
+        return store_txn_labels (w->store, txn, w->policy, r->labels, r->n_labels, now, &r->applied,
                                  &r->discarded, r->err, sizeof r->err);
     case STORE_REQ_MANIFEST: {
         store_status_t s = store_txn_put_manifest (w->store, txn, r->manifest_text,

@@ -40,8 +40,9 @@ typedef struct {
 
 static bool
 on_training (void *arg, const char *id, size_t id_len, const char *label, size_t label_len,
-             const uint8_t *item, size_t item_len)
+             const uint8_t *item, size_t item_len, bool validation)
 {
+    (void) validation;
     probe_t *p = arg;
     if (strlen (p->want) == id_len && memcmp (p->want, id, id_len) == 0)
         p->found = true;

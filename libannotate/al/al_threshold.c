@@ -1,0 +1,193 @@
+/*  al_threshold.c: Wilson intervals and the per-class auto-accept
+    thresholds they justify (see al.h for the rule).
+
+    Fitting keeps the usable sample items (both indices in range, a
+    confidence that is not NaN), sorts them once by (class, confidence
+    descending) and walks each class's run from the top. Only at the end
+    of a run of equal confidences is the set "confidence >= t" well
+    defined, so that is the only place a threshold is tried: tied items
+    are all in or all out, whatever order the sort left them in. Every
+    boundary is tried and the lowest qualifying one kept, because the
+    bound is not monotone in t (a bad stretch high up can be outweighed
+    further down). One sort, one pass: O(n log n).
+*/
+#include <math.h>
+#include <stdlib.h>
+
+#include "al/al_internal.h"
+
+void
+al_wilson (uint64_t correct, uint64_t n, double z, double *lo, double *hi)
+{
+    double l = 0.0, h = 1.0;
+    if (correct > n)
+        correct = n;
+    if (z < 0)
+        z = -z;
+    /*  An unusable z or n claims nothing: the whole interval.  */
+    if (n > 0 && isfinite (z)) {
+        double nn = (double) n, p = (double) correct / nn, z2 = z * z;
+        double denom = 1.0 + z2 / nn;
+        double centre = (p + z2 / (2.0 * nn)) / denom;
+        double half = z / denom * sqrt (p * (1.0 - p) / nn + z2 / (4.0 * nn * nn));
+        l = centre - half;
+        h = centre + half;
+        l = l < 0.0 ? 0.0 : l > 1.0 ? 1.0 : l;
+        h = h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h;
+    }
+    if (lo)
+        *lo = l;
+    if (hi)
+        *hi = h;
+}
+
+void
+al_fit_config_default (al_fit_config_t *cfg)
+{
+    cfg->target = 0.95;
+    cfg->z = 1.645;
+    cfg->min_support = 20;
+}
+
+typedef struct {
+    float conf;
+    uint32_t cls;
+    bool correct;
+} s_item_t;
+
+static int
+s_item_cmp (const void *a, const void *b)
+{
+    const s_item_t *x = a, *y = b;
+    if (x->cls != y->cls)
+        return x->cls < y->cls ? -1 : 1;
+    if (x->conf != y->conf)
+        return x->conf > y->conf ? -1 : 1;
+    return 0;
+}
+
+static uint32_t
+s_u32 (size_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+}
+
+/*  Fills the statistics of a set of n items of which `correct` agreed. */
+static void
+s_stats (al_threshold_t *t, size_t correct, size_t n, double z)
+{
+    t->n_above = s_u32 (n);
+    t->n_correct = s_u32 (correct);
+    t->accuracy = n ? (double) correct / (double) n : 0.0;
+    al_wilson (correct, n, z, &t->lower, &t->upper);
+}
+
+static void
+s_disabled (al_threshold_t *t)
+{
+    *t = (al_threshold_t) { .enabled = false, .threshold = 2.0f, .upper = 1.0 };
+}
+
+/*  The usable items, sorted; NULL when there are none or memory ran out
+    (either way nothing can be justified).  */
+static s_item_t *
+s_collect (const al_sample_t *sample, size_t n, size_t n_classes, size_t *count)
+{
+    *count = 0;
+    if (!sample || n == 0 || n > SIZE_MAX / sizeof (s_item_t))
+        return NULL;
+    s_item_t *items = malloc (n * sizeof *items);
+    if (!items)
+        return NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const al_sample_t *s = &sample[i];
+        if (s->predicted >= n_classes || s->truth >= n_classes || isnan (s->confidence))
+            continue;
+        items[m++] = (s_item_t) { s->confidence, s->predicted, s->predicted == s->truth };
+    }
+    qsort (items, m, sizeof *items, s_item_cmp);
+    *count = m;
+    return items;
+}
+
+/*  Fits one class from its run of items (confidence descending); returns
+    whether a threshold qualified.  */
+static bool
+s_fit_class (const s_item_t *run, size_t n, const al_fit_config_t *cfg, al_threshold_t *out)
+{
+    size_t correct = 0, best_n = 0, best_correct = 0;
+    bool found = false;
+    float best_t = 2.0f;
+    for (size_t i = 0; i < n; i++) {
+        correct += run[i].correct;
+        if (i + 1 < n && run[i + 1].conf == run[i].conf)
+            continue;           /* inside a tie: not a boundary */
+        double lo;
+        al_wilson (correct, i + 1, cfg->z, &lo, NULL);
+        if (i + 1 >= cfg->min_support && lo >= cfg->target) {
+            found = true;
+            best_t = run[i].conf;
+            best_n = i + 1;
+            best_correct = correct;
+        }
+    }
+    if (found) {
+        s_stats (out, best_correct, best_n, cfg->z);
+        out->threshold = best_t;
+    }
+    else
+        s_stats (out, correct, n, cfg->z);
+    out->enabled = found;
+    out->n_predicted = s_u32 (n);
+    return found;
+}
+
+size_t
+al_fit_thresholds (const al_sample_t *sample, size_t n, size_t n_classes,
+                   const al_fit_config_t *cfg, al_threshold_t *out)
+{
+    if (!out || n_classes == 0)
+        return 0;
+    al_fit_config_t def;
+    if (!cfg) {
+        al_fit_config_default (&def);
+        cfg = &def;
+    }
+    for (size_t c = 0; c < n_classes; c++)
+        s_disabled (&out[c]);
+    size_t m;
+    s_item_t *items = s_collect (sample, n, n_classes, &m);
+    size_t enabled = 0;
+    for (size_t start = 0; start < m;) {
+        size_t end = start;
+        while (end < m && items[end].cls == items[start].cls)
+            end++;
+        enabled += s_fit_class (items + start, end - start, cfg, &out[items[start].cls]);
+        start = end;
+    }
+    free (items);
+    return enabled;
+}
+
+void
+al_expected_accuracy (const al_threshold_t *th, const uint64_t *count, size_t n_classes,
+                      double *acc, double *lo, double *hi)
+{
+    double total = 0.0, a = 0.0, l = 0.0, h = 0.0;
+    for (size_t c = 0; th && count && c < n_classes; c++) {
+        if (count[c] == 0)
+            continue;
+        double w = (double) count[c];
+        total += w;
+        a += w * th[c].accuracy;
+        l += w * th[c].lower;
+        h += w * th[c].upper;
+    }
+    if (acc)
+        *acc = total > 0.0 ? a / total : 0.0;
+    if (lo)
+        *lo = total > 0.0 ? l / total : 0.0;
+    if (hi)
+        *hi = total > 0.0 ? h / total : 0.0;
+}
