@@ -5,21 +5,25 @@ measured) without one. It is NOT a labelling tool and no part of annotate:
 it cheats by reading the true labels from the dataset file (meta.truth of
 each JSONL line), which a real reviewer would have to decide by looking.
 
-What it does, until --budget labels are spent:
-  1. reads every item's current label through ListItems (all pages);
-  2. picks the unreviewed item the machine is least sure of (uncertainty
-     sampling done here, on the client: items whose label has source none
-     count as the least confident of all; ties are broken at random);
-  3. waits --delay seconds (a person's reading time, shortened);
-  4. submits the true label with SubmitLabel, or with probability
-     --error-rate a wrong one (people make mistakes; the loop must cope).
+What it does, until --budget labels are spent or the queue is empty:
+  1. leases the next items from the cluster's review queue (NextReview):
+     the cluster chooses them (active learning: the random validation
+     sample first, then the items the model is least sure of, a diverse
+     batch; a random seed set before any model exists);
+  2. waits --delay seconds per item (a person's reading time, shortened);
+  3. answers with SubmitReview: accepts the suggestion when it is the true
+     label, corrects it otherwise, and with probability --error-rate gives
+     a wrong label (people make mistakes; the loop must cope).
 Every --report-every labels it prints one line: human labels spent, the
-current model version, the accuracy of the machine labels against the
-truth over every item not labelled by a person (items still at source none
-count as wrong), and the coverage (share of those items with a machine
+current model version, how many labels the cluster auto-accepted, the
+accuracy of the auto-accepted labels and of every machine label against
+the truth, the accuracy of the whole dataset (people's, auto-accepted and
+model labels together; items with no label count as wrong), and the
+coverage (share of items not labelled by a person that carry a machine
 label). At the end it waits up to --settle seconds for the background
-re-annotation to reach every item, reports once more and prints a table of
-all the lines.
+re-annotation to reach every item, reports once more, prints a table of
+all the lines and the cluster's own estimate (Stats) beside the measured
+accuracy of its auto-accepted labels.
 
     deploy/simulated_reviewer.py --data digits.jsonl [--addr HOST:PORT]
         [--budget 300] [--delay 0.05] [--error-rate 0.02] [--report-every 25]
@@ -40,7 +44,6 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PAGE_SIZE = 1000          # the server's largest ListItems page
-REFRESH_S = 0.5           # how stale the client-side snapshot may get
 MACHINE_FREE = None       # filled with {human, gold} source values after import
 
 
@@ -85,12 +88,10 @@ class Reviewer:
         self.stub = pbg.AnnotateStub(channel)
         self.truth = read_truth(a.data)
         self.rng = random.Random(a.seed)
-        self.reviewed = set()      # ids labelled by this run
-        self.snapshot = []         # ItemSummary list, as last read
-        self.snapshot_at = 0.0
         self.labels = list(self.status().labels)
         self.spent = 0
         self.wrong = 0
+        self.accepted = 0
         self.started = time.monotonic()
         self.reports = []
 
@@ -109,38 +110,39 @@ class Reviewer:
                 return items
             token = r.next_page_token
 
-    def refresh(self, force=False):
-        if force or time.monotonic() - self.snapshot_at > REFRESH_S:
-            self.snapshot = self.list_all()
-            self.snapshot_at = time.monotonic()
+    # ---- reviewing ------------------------------------------------------------
 
-    # ---- choosing and labelling -------------------------------------------
+    def lease(self):
+        r = self.stub.NextReview(self.pb.NextReviewRequest(reviewer=self.a.annotator,
+                                                           max_items=self.a.batch),
+                                 timeout=self.a.timeout)
+        if not r.tasks:
+            print(f"review queue: {r.exhausted} (depth {r.queue_depth})", file=sys.stderr)
+        return list(r.tasks)
 
-    def pick(self):
-        """The least confident item nobody has labelled, or None."""
-        best, best_key = None, None
-        for s in self.snapshot:
-            if s.id in self.reviewed or s.id not in self.truth:
-                continue
-            src = s.label.source if s.HasField("label") else self.pb.SOURCE_NONE
-            if src in MACHINE_FREE:
-                continue           # a person (or gold) already said what it is
-            conf = -1.0 if src == self.pb.SOURCE_NONE or not s.label.label else s.label.confidence
-            key = (conf, self.rng.random())
-            if best_key is None or key < best_key:
-                best, best_key = s, key
-        return best
-
-    def submit(self, item_id):
-        label = self.truth[item_id]
+    def answer(self, task):
+        item_id = task.item.id
+        truth = self.truth.get(item_id)
+        suggestion = task.suggestion.label if task.HasField("suggestion") else ""
+        if truth is None:
+            self.stub.SubmitReview(self.pb.SubmitReviewRequest(
+                reviewer=self.a.annotator, lease=task.lease, id=item_id,
+                action=self.pb.ACTION_SKIP), timeout=self.a.timeout)
+            return
+        label = truth
         others = [lab for lab in self.labels if lab != label]
         if others and self.rng.random() < self.a.error_rate:
             label = self.rng.choice(others)
             self.wrong += 1
-        self.stub.SubmitLabel(self.pb.SubmitLabelRequest(id=item_id, label=label,
-                                                         annotator=self.a.annotator),
-                              timeout=self.a.timeout)
-        self.reviewed.add(item_id)
+        if label == suggestion:
+            req = self.pb.SubmitReviewRequest(reviewer=self.a.annotator, lease=task.lease,
+                                              id=item_id, action=self.pb.ACTION_ACCEPT)
+            self.accepted += 1
+        else:
+            req = self.pb.SubmitReviewRequest(reviewer=self.a.annotator, lease=task.lease,
+                                              id=item_id, action=self.pb.ACTION_CORRECT,
+                                              label=label)
+        self.stub.SubmitReview(req, timeout=self.a.timeout)
         self.spent += 1
 
     # ---- measuring --------------------------------------------------------
@@ -150,27 +152,37 @@ class Reviewer:
         items = self.list_all()
         model = self.status().current_model
         n = correct = covered = stale = 0
+        auto = auto_ok = whole_ok = 0
         for s in items:
             if s.id not in self.truth:
                 continue
             src = s.label.source if s.HasField("label") else self.pb.SOURCE_NONE
+            right = bool(s.label.label) and s.label.label == self.truth[s.id]
+            whole_ok += right
             if src in MACHINE_FREE:
                 continue
             n += 1
+            if src == self.pb.SOURCE_AUTO:
+                auto += 1
+                auto_ok += right
             if src != self.pb.SOURCE_NONE and s.label.label:
                 covered += 1
-                correct += s.label.label == self.truth[s.id]
-            if model and s.label.model_version != model:
+                correct += right
+            if model and src == self.pb.SOURCE_MODEL and s.label.model_version != model:
                 stale += 1
+        total = len([s for s in items if s.id in self.truth])
         row = {"labels": self.spent, "model": model, "accuracy": correct / n if n else 0.0,
                "coverage": covered / n if n else 0.0, "items": n, "stale": stale,
+               "auto": auto, "auto_acc": auto_ok / auto if auto else 0.0,
+               "whole": whole_ok / total if total else 0.0,
                "elapsed": time.monotonic() - self.started}
         self.reports.append(row)
         return row
 
     @staticmethod
     def line(r):
-        return (f"{r['labels']:>6}  {r['model']:>5}  {r['accuracy']:>8.3f}  {r['coverage']:>8.3f}  "
+        return (f"{r['labels']:>6}  {r['model']:>5}  {r['auto']:>6}  {r['auto_acc']:>8.3f}  "
+                f"{r['accuracy']:>8.3f}  {r['whole']:>8.3f}  {r['coverage']:>8.3f}  "
                 f"{r['items']:>6}  {r['stale']:>6}  {r['elapsed']:>7.1f}s{r.get('note', '')}")
 
     def report(self, note=""):
@@ -191,30 +203,41 @@ class Reviewer:
             time.sleep(0.25)
 
     def run(self):
-        header = (f"{'LABELS':>6}  {'MODEL':>5}  {'ACCURACY':>8}  {'COVERAGE':>8}  "
-                  f"{'ITEMS':>6}  {'STALE':>6}  {'ELAPSED':>8}")
+        header = (f"{'LABELS':>6}  {'MODEL':>5}  {'AUTO':>6}  {'AUTO ACC':>8}  {'MACHINE':>8}  "
+                  f"{'WHOLE':>8}  {'COVERAGE':>8}  {'ITEMS':>6}  {'STALE':>6}  {'ELAPSED':>8}")
         print(header, flush=True)
         self.report()
+        next_report = self.a.report_every
+        empty = 0
         while self.spent < self.a.budget:
-            self.refresh()
-            item = self.pick()
-            if item is None:
-                self.refresh(force=True)
-                item = self.pick()
-                if item is None:
-                    print("no unreviewed item left", file=sys.stderr)
+            tasks = self.lease()
+            if not tasks:
+                empty += 1
+                if empty > self.a.patience:
                     break
-            time.sleep(self.a.delay)
-            self.submit(item.id)
-            if self.spent % self.a.report_every == 0:
-                self.report()
+                time.sleep(0.5)     # labels may still be on their way
+                continue
+            empty = 0
+            for task in tasks:
+                if self.spent >= self.a.budget:
+                    break
+                time.sleep(self.a.delay)
+                self.answer(task)
+                if self.spent >= next_report:
+                    next_report += self.a.report_every
+                    self.report()
         if self.a.settle > 0:
             self.settle()
         last = self.report("  (final)")
+        st = self.stub.Stats(self.pb.StatsRequest(), timeout=self.a.timeout)
         print()
-        print(f"SIMULATED reviewer: {self.spent} labels spent ({self.wrong} deliberately wrong), "
-              f"machine accuracy {last['accuracy']:.3f} over {last['items']} items not labelled "
-              f"by a person, coverage {last['coverage']:.3f}")
+        print(f"SIMULATED reviewer: {self.spent} labels spent ({self.accepted} accepted the "
+              f"suggestion, {self.wrong} deliberately wrong); whole dataset accuracy "
+              f"{last['whole']:.3f}; machine accuracy {last['accuracy']:.3f} over "
+              f"{last['items']} items not labelled by a person, coverage {last['coverage']:.3f}")
+        print(f"auto-accepted: {last['auto']} labels, measured accuracy {last['auto_acc']:.3f}; "
+              f"the cluster estimated {st.auto_accuracy:.3f} "
+              f"[{st.auto_lower:.3f}, {st.auto_upper:.3f}] for target {st.target_accuracy:.2f}")
         print(header)
         for r in self.reports:
             print(self.line(r))
@@ -222,7 +245,7 @@ class Reviewer:
 
 def main():
     ap = argparse.ArgumentParser(
-        description="SIMULATED human reviewer: labels the least confident items with the "
+        description="SIMULATED human reviewer: answers the cluster's review queue with the "
                     "true labels from the dataset's meta.truth (see the file's docstring).")
     ap.add_argument("--data", required=True, help="the JSONL file that was ingested (meta.truth per line)")
     ap.add_argument("--addr", default=os.environ.get("ANNOTATECTL_ADDR") or "127.0.0.1:7400")
@@ -234,11 +257,14 @@ def main():
     ap.add_argument("--settle", type=float, default=10.0,
                     help="at the end, wait up to this long for re-annotation (default 10)")
     ap.add_argument("--annotator", default="simulated-reviewer")
+    ap.add_argument("--batch", type=int, default=10, help="items leased at a time (default 10)")
+    ap.add_argument("--patience", type=int, default=20,
+                    help="empty leases (0.5 s apart) before stopping (default 20)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=10.0, help="deadline of each RPC, seconds")
     a = ap.parse_args()
     if a.budget < 0 or a.delay < 0 or not 0 <= a.error_rate <= 1 or a.report_every < 1 \
-            or a.settle < 0 or a.timeout <= 0:
+            or a.settle < 0 or a.timeout <= 0 or not 1 <= a.batch <= 100 or a.patience < 0:
         ap.error("--budget, --delay, --settle must be >= 0, --error-rate in [0, 1], "
                  "--report-every >= 1, --timeout > 0")
 

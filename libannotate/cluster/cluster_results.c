@@ -79,6 +79,8 @@ s_check_label (const engine_t *e, const Annotate__V1__ItemLabel *il)
         return "label is not in the taxonomy";
     if (!s_prob_ok (il->confidence))
         return "confidence must be finite and in [0,1]";
+    if (!s_prob_ok (il->uncertainty))
+        return "uncertainty must be finite and in [0,1]";
     if (il->n_scores > m->n_labels)
         return "more scores than taxonomy labels";
     for (size_t i = 0; i < il->n_scores; i++) {
@@ -198,6 +200,7 @@ s_job_add (label_job_t *job, const Annotate__V1__ItemLabel *il)
     annotate__v1__label__init (l);
     l->label = il->label;
     l->confidence = il->confidence;
+    l->uncertainty = il->uncertainty;
     l->source = il->source;
     l->model_version = il->model_version;
     l->annotator = job->result->actor;

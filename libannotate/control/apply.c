@@ -223,6 +223,9 @@ handle_apply_manifest (handler_ctx_t *h)
             ctl->manifest_version = resp.version;
             ctl->limits.max_text_bytes = ctl->manifest->max_text_bytes;
             ctl->limits.max_meta_bytes = ctl->manifest->max_meta_bytes;
+            review_config_t rc;
+            review_config_from_manifest (ctl->manifest, &rc);
+            review_configure (ctl->review, &rc);
             if (h->cluster
                 && cluster_client_apply (h->cluster, req->yaml, len, resp.version, cerr, sizeof cerr) != 0)
                 ok = false;

@@ -40,6 +40,9 @@ static const struct {
     { SVC "Retrain", handle_retrain },
     { SVC "ListModels", handle_list_models },
     { SVC "Rollback", handle_rollback },
+    { SVC "NextReview", handle_next_review },
+    { SVC "SubmitReview", handle_submit_review },
+    { SVC "Stats", handle_stats },
     { "/grpc.health.v1.Health/Check", handle_health },
 };
 
@@ -171,6 +174,9 @@ adopt_manifest (control_t *self, const char *text, size_t len, char *err, size_t
     item_limits_default (&self->limits);
     self->limits.max_text_bytes = m->max_text_bytes;
     self->limits.max_meta_bytes = m->max_meta_bytes;
+    review_config_t rc;
+    review_config_from_manifest (m, &rc);
+    review_configure (self->review, &rc);
     return true;
 }
 
@@ -183,6 +189,7 @@ control_new (const control_config_t *config, char *err, size_t errlen)
     self->manifest_version = config->manifest_version;
     self->started_ms = time_now_ms ();
     pthread_mutex_init (&self->lock, NULL);
+    self->review = review_new (config->store);
     if (!adopt_manifest (self, config->manifest_text, config->manifest_len, err, errlen)) {
         control_destroy (&self);
         return NULL;
@@ -268,6 +275,7 @@ control_destroy (control_t **self_p)
     free (self->tids);
     manifest_destroy (&self->manifest);
     free (self->manifest_text);
+    review_destroy (&self->review);
     pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;

@@ -9,6 +9,7 @@
 #include "control/call.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
+#include "review/review.h"
 
 struct control {
     control_config_t cfg;
@@ -27,6 +28,7 @@ struct control {
     size_t manifest_len;
     uint64_t manifest_version;
     manifest_t *manifest;
+    review_t *review;           /* review leases (review.h), thread-safe */
 };
 
 typedef struct {
@@ -49,6 +51,15 @@ void handle_submit_label (handler_ctx_t *h);
 void handle_retrain (handler_ctx_t *h);
 void handle_list_models (handler_ctx_t *h);
 void handle_rollback (handler_ctx_t *h);
+void handle_next_review (handler_ctx_t *h);
+void handle_submit_review (handler_ctx_t *h);
+void handle_stats (handler_ctx_t *h);
+
+/*  A string field: at most max bytes (1..max when required) of valid
+    UTF-8; else the call is failed with INVALID_ARGUMENT naming field.  */
+bool control_check_text (handler_ctx_t *h, const char *s, size_t max, bool required,
+                         const char *field);
+#define MAX_ANNOTATOR_BYTES 128
 
 /*  The gRPC code for a store status.  */
 grpc_status_code control_store_code (store_status_t status);

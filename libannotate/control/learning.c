@@ -12,10 +12,9 @@
 #include "control/control_internal.h"
 #include "util/util.h"
 
-#define MAX_ANNOTATOR_BYTES 128
 
-static bool
-check_text (handler_ctx_t *h, const char *s, size_t max, bool required, const char *field)
+bool
+control_check_text (handler_ctx_t *h, const char *s, size_t max, bool required, const char *field)
 {
     size_t len = s ? strlen (s) : 0;
     if ((required && len == 0) || len > max || !utf8_valid (s ? s : "", len)) {
@@ -33,9 +32,9 @@ handle_submit_label (handler_ctx_t *h)
         call_unary_request (&h->call, &annotate__v1__submit_label_request__descriptor);
     if (!req)
         return;
-    if (check_text (h, req->id, STORE_MAX_ID_BYTES, true, "id")
-        && check_text (h, req->label, MANIFEST_MAX_NAME, true, "label")
-        && check_text (h, req->annotator, MAX_ANNOTATOR_BYTES, false, "annotator")) {
+    if (control_check_text (h, req->id, STORE_MAX_ID_BYTES, true, "id")
+        && control_check_text (h, req->label, MANIFEST_MAX_NAME, true, "label")
+        && control_check_text (h, req->annotator, MAX_ANNOTATOR_BYTES, false, "annotator")) {
         store_request_t r = { .type = STORE_REQ_HUMAN_LABEL, .id = req->id, .label = req->label,
                               .annotator = req->annotator };
         if (store_client_call (h->store, &r) != STORE_OK)
@@ -58,7 +57,7 @@ handle_retrain (handler_ctx_t *h)
         &h->call, &annotate__v1__retrain_request__descriptor);
     if (!req)
         return;
-    if (check_text (h, req->reason, 200, false, "reason")) {
+    if (control_check_text (h, req->reason, 200, false, "reason")) {
         char actor[256], worker[256], err[512];
         Annotate__V1__RetrainResponse resp = ANNOTATE__V1__RETRAIN_RESPONSE__INIT;
         if (!h->cluster)

@@ -326,6 +326,79 @@ s_check_vector (const features_config_t *cfg, const float *vec, size_t n_vec,
     return 0;
 }
 
+/*  Largest |v[i]| of n finite values, four at a time (no branch per value:
+    the compiler does not vectorise a float max without -ffast-math).  */
+typedef float v4f __attribute__ ((vector_size (16)));
+typedef int32_t v4i __attribute__ ((vector_size (16)));
+
+static double
+s_max_abs (const float *v, size_t n)
+{
+    const v4i abs_mask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
+    v4f m4 = { 0, 0, 0, 0 };
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f x;
+        memcpy (&x, v + i, sizeof x);
+        x = (v4f) ((v4i) x & abs_mask);
+        v4i gt = x > m4;
+        m4 = (v4f) (((v4i) x & gt) | ((v4i) m4 & ~gt));
+    }
+    float m = 0;
+    for (size_t k = 0; k < 4; k++)
+        m = m4[k] > m ? m4[k] : m;
+    for (; i < n; i++)
+        m = fabsf (v[i]) > m ? fabsf (v[i]) : m;
+    return m;
+}
+
+/*  Sum of squares in double with four partial sums, so the additions do
+    not wait on each other (features_extract's serial sum differs from it
+    in the last bits of a double only).  */
+static double
+s_sum_sq (const float *v, size_t n)
+{
+    double s[4] = { 0, 0, 0, 0 };
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++)
+            s[k] += (double) v[i + k] * v[i + k];
+    for (; i < n; i++)
+        s[0] += (double) v[i] * v[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+int
+features_dense_factor (const features_config_t *cfg, const float *vec, size_t n_vec,
+                       double *factor, char *err, size_t errlen)
+{
+    if (!factor)
+        return err_set (err, errlen, "features: no factor output");
+    *factor = 0;
+    if (features_config_check (cfg, err, errlen) != 0
+        || s_check_vector (cfg, vec, n_vec, err, errlen) != 0)
+        return -1;
+    if (n_vec == 0)
+        return 0;
+    double norm = 1.0, scale = cfg->vector_scale;
+    if (cfg->vector_norm == VECTOR_NORM_L2)
+        norm = sqrt (s_sum_sq (vec, n_vec));
+    else if (cfg->vector_norm == VECTOR_NORM_MAX)
+        norm = s_max_abs (vec, n_vec);
+    if (norm == 0)
+        return 0;
+    /*  A normalised value is at most 1 in size, so only an unnormalised
+        vector with a scale above 1 can overflow; its largest value tells.  */
+    if (norm == 1.0 && scale > 1.0 && isinf ((float) (s_max_abs (vec, n_vec) * scale))) {
+        size_t i = 0;
+        while (i < n_vec && !isinf ((float) ((double) vec[i] * scale)))
+            i++;
+        return err_set (err, errlen, "features: vector value %zu overflows once scaled", i);
+    }
+    *factor = scale / norm;
+    return 0;
+}
+
 int
 features_extract (const features_config_t *cfg, const char *text, size_t text_len,
                   const float *vec, size_t n_vec, sparse_vec_t *out, char *err, size_t errlen)

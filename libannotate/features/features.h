@@ -79,6 +79,16 @@ size_t features_dim (const features_config_t *cfg);
 int features_extract (const features_config_t *cfg, const char *text, size_t text_len,
                       const float *vec, size_t n_vec, sparse_vec_t *out, char *err, size_t errlen);
 
+/*  The dense part of an item without expanding it into (index, value)
+    pairs: *factor is what features_extract multiplies each value by
+    (vector_scale over the vector's norm), so its dense value i is
+    vec[i] * *factor up to float rounding; 0 when there is nothing to add
+    (no vector, or a zero vector under an L2 or max norm). The same checks as features_extract on the vector
+    (length, finite values, no overflow once scaled): 0, or -1 with err
+    set. For scoring dense inputs without a copy (model_predict_items).  */
+int features_dense_factor (const features_config_t *cfg, const float *vec, size_t n_vec,
+                           double *factor, char *err, size_t errlen);
+
 /*  The normalised tokens of a text, for tests and debugging: calls fn for
     each token (not NUL-terminated). Returns -1 on invalid UTF-8.  */
 int features_tokens (const char *text, size_t len,

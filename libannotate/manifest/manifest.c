@@ -178,7 +178,7 @@ static const char *const al_keys[]
     = { "strategy",     "target_accuracy", "review_budget", "review_budget_per_hour",
         "validation_rate", "validation_max", "confidence_z",  "min_support",
         "auto_accept",  "lease_s",         "cold_start",    "diversity_max_sim",
-        "enabled",      "seed" };
+        "enabled",      "seed",            "validation_share" };
 #define N_AL_KEYS (sizeof al_keys / sizeof al_keys[0])
 static const char *const cold_starts[] = { "random", "stratified" };
 
@@ -216,7 +216,8 @@ al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char 
     case 10: return al_choice (p, v, path, "cold_start", cold_starts, 2, &m->al_cold_start);
     case 11: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_diversity_max_sim);
     case 12: return mget_bool (p, v, path, &m->al_enabled);
-    default: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
+    case 13: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
+    default: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_share);
     }
 }
 
@@ -431,6 +432,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_diversity_max_sim = 0.95;
     m->al_enabled = true;
     m->al_seed = 1;
+    m->al_validation_share = 0.25;
     m->al_cold_start = strdup ("random");
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");

@@ -119,6 +119,7 @@ typedef struct {
     double al_diversity_max_sim;/* active_learning.diversity_max_sim, default 0.95; 0: no diversity */
     bool al_enabled;            /* active_learning.enabled, default true (needs model.type != none) */
     uint64_t al_seed;           /* active_learning.seed, default 1: sample draw, cold-start order */
+    double al_validation_share; /* active_learning.validation_share, default 0.25: of each review batch */
 
     char *source_name;          /* the file name errors were reported against */
 } manifest_t;

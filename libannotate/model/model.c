@@ -80,6 +80,7 @@ model_alloc (const features_config_t *features, const char *const *labels, size_
         model_destroy (&self);
         return err_set (err, errlen, "out of memory for %zu x %zu weights", n_labels, dim + 1), NULL;
     }
+    model_dense_sync (self);    /* zero, like w */
     return self;
 }
 
@@ -94,6 +95,7 @@ model_destroy (model_t **self_p)
             free (self->labels[k]);
     free (self->labels);
     free (self->w);
+    free (self->wt);
     free (self);
     *self_p = NULL;
 }
@@ -108,6 +110,7 @@ model_clone (const model_t *self)
     copy->temperature = self->temperature;
     copy->bias = self->bias;
     memcpy (copy->w, self->w, (self->dim + 1) * self->n_classes * sizeof (float));
+    model_dense_sync (copy);
     return copy;
 }
 
@@ -223,7 +226,9 @@ model_predict (const model_t *self, const sparse_vec_t *x, float *proba)
 }
 
 /*  The gradient of -log p_y with respect to w_k is (p_k - [k == y]) x, so
-    one step costs a pass over x's nonzeros per class, nothing more.  */
+    one step costs a pass over x's nonzeros per class, nothing more. A
+    dense feature's weights are also in wt (model_dense.c): the updated
+    row is copied there, so the two stay equal.  */
 void
 model_online_update (model_t *self, const sparse_vec_t *x, int32_t y, float lr)
 {
@@ -235,6 +240,7 @@ model_online_update (model_t *self, const sparse_vec_t *x, int32_t y, float lr)
     g[y] -= 1.0f;
     for (size_t k = 0; k < nk; k++)
         g[k] *= lr;
+    const size_t off = model_dense_offset (self);
     for (size_t i = 0; i < x->n; i++) {
         uint32_t j = x->idx[i];
         const float v = x->val[i];
@@ -243,6 +249,9 @@ model_online_update (model_t *self, const sparse_vec_t *x, int32_t y, float lr)
         float *row = self->w + (size_t) j * nk;
         for (size_t k = 0; k < nk; k++)
             row[k] -= g[k] * v;
+        if (self->wt && j >= off)
+            for (size_t k = 0; k < nk; k++)
+                self->wt[k * self->wt_stride + (j - off)] = row[k];
     }
     float *brow = self->w + self->dim * nk;
     for (size_t k = 0; k < nk; k++)

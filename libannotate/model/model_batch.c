@@ -13,8 +13,13 @@
     model_margins does.
 
     Items without any dense nonzero get no row in X. Which path a batch
-    takes is decided per batch (dense_enough): measured on this project's
-    2-vCPU machine, sgemm wins only when there are many classes, since the
+    takes is decided per batch (choose_mode). First choice, when the model
+    has its class-major copy of the dense weights (wt, model_dense.c) and
+    at least a quarter of the batch's dense cells are nonzero: rows of 16
+    items are gathered (small enough to stay in cache) and scored by
+    model_dense_dots, whatever the number of classes (bench/RESULTS.md
+    "Dense fast path"). Otherwise, measured on this project's 2-vCPU
+    machine, sgemm wins only when there are many classes, since the
     per-item loop has a vectorised kernel for up to 16 (model.c) and a
     product only n_classes wide is a poor case for OpenBLAS; models
     without a dense part always take the loop. X is at most CHUNK rows,
@@ -33,6 +38,8 @@
 #define BLAS_MIN_DENSITY 0.5
 #define LOOP_MAX_CLASSES 16
 #define CHUNK          256
+#define DENSE_ROWS     16       /* items gathered at once for model_dense_dots */
+#define DENSE_MIN_DENSITY 0.25
 
 size_t
 model_dense_offset (const model_t *self)
@@ -107,26 +114,79 @@ score_chunk (const model_t *self, const sparse_vec_t *const *xs, size_t n, float
     }
 }
 
-/*  The sgemm path multiplies every dense cell, zero or not, while the
-    loop touches nonzeros only; and with up to LOOP_MAX_CLASSES classes
-    model_margins has an unrolled vector kernel that OpenBLAS's sgemm, on
-    a product only n_classes wide, does not beat (bench/models: 768-value
-    embeddings, 10 classes, loop 2.7 vs sgemm 3.9 us an item; 64 classes,
-    loop 100+ vs sgemm 10 us). So: sgemm for more classes than that when
-    at least half the dense cells of the batch are nonzero.  */
-static bool
-dense_enough (const model_t *self, const sparse_vec_t *const *xs, size_t n)
+/*  Up to DENSE_ROWS items: dense rows gathered into X, model_dense_dots
+    adds them to the text part's margins.  */
+static void
+score_rows_dense (const model_t *self, const sparse_vec_t *const *xs, size_t n, float *proba,
+                  size_t *argmax, float *X)
+{
+    const size_t nk = self->n_classes, vd = self->dim - model_dense_offset (self);
+    const float *rows[DENSE_ROWS];
+    float *outs[DENSE_ROWS];
+    const double factor[DENSE_ROWS] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (split_item (self, xs[i], proba + i * nk, X + nr * vd)) {
+            rows[nr] = X + nr * vd;
+            outs[nr++] = proba + i * nk;
+        }
+    model_dense_dots (self, rows, factor, outs, nr);
+    for (size_t i = 0; i < n; i++) {
+        size_t best = model_softmax_fast (proba + i * nk, nk, self->temperature);
+        if (argmax)
+            argmax[i] = best;
+    }
+}
+
+static size_t
+score_dense (const model_t *self, const sparse_vec_t *const *xs, size_t n, float *proba,
+             size_t *argmax)
+{
+    const size_t nk = self->n_classes, vd = self->dim - model_dense_offset (self);
+    float *X = malloc (DENSE_ROWS * vd * sizeof *X);
+    if (!X)
+        return score_loop (self, xs, n, proba, argmax);
+    for (size_t b = 0; b < n; b += DENSE_ROWS) {
+        size_t len = n - b < DENSE_ROWS ? n - b : DENSE_ROWS;
+        score_rows_dense (self, xs + b, len, proba + b * nk, argmax ? argmax + b : NULL, X);
+    }
+    free (X);
+    return n;
+}
+
+/*  Nonzero dense cells of the batch over all its dense cells.  */
+static double
+dense_density (const model_t *self, const sparse_vec_t *const *xs, size_t n)
 {
     const size_t off = model_dense_offset (self), vd = self->dim - off;
-    if (self->n_classes <= LOOP_MAX_CLASSES || n < BLAS_MIN_BATCH)
-        return false;
     size_t cells = 0;
     for (size_t i = 0; i < n; i++) {
         const sparse_vec_t *x = xs[i];
         for (size_t e = x ? x->n : 0; e-- > 0 && x->idx[e] >= off;)
             cells += x->idx[e] < self->dim;
     }
-    return (double) cells >= BLAS_MIN_DENSITY * (double) n * (double) vd;
+    return n && vd ? (double) cells / ((double) n * (double) vd) : 0;
+}
+
+/*  The class-major kernel and sgemm multiply every dense cell, zero or
+    not, while the loop touches nonzeros only, so both need a dense enough
+    batch. The kernel comes first (it needs wt). Without it: the with up to LOOP_MAX_CLASSES classes
+    model_margins has an unrolled vector kernel that OpenBLAS's sgemm, on
+    a product only n_classes wide, does not beat (bench/models: 768-value
+    embeddings, 10 classes, loop 2.7 vs sgemm 3.9 us an item; 64 classes,
+    loop 100+ vs sgemm 10 us). So: sgemm for more classes than that when
+    at least half the dense cells of the batch are nonzero.  */
+static model_batch_mode_t
+choose_mode (const model_t *self, const sparse_vec_t *const *xs, size_t n)
+{
+    if (self->dim == model_dense_offset (self) || n == 0)
+        return MODEL_BATCH_LOOP;
+    double density = dense_density (self, xs, n);
+    if (self->wt && density >= DENSE_MIN_DENSITY)
+        return MODEL_BATCH_DENSE;
+    if (self->n_classes > LOOP_MAX_CLASSES && n >= BLAS_MIN_BATCH && density >= BLAS_MIN_DENSITY)
+        return MODEL_BATCH_BLAS;
+    return MODEL_BATCH_LOOP;
 }
 
 size_t
@@ -134,9 +194,11 @@ model_predict_batch_mode (const model_t *self, const sparse_vec_t *const *xs, si
                           float *proba, size_t *argmax, model_batch_mode_t mode)
 {
     const size_t nk = self->n_classes, vd = self->dim - model_dense_offset (self);
-    bool blas = vd > 0 && vd <= MODEL_MAX_VECTOR_DIM
-                && (mode == MODEL_BATCH_BLAS
-                    || (mode == MODEL_BATCH_AUTO && dense_enough (self, xs, n)));
+    if (mode == MODEL_BATCH_AUTO)
+        mode = choose_mode (self, xs, n);
+    if (mode == MODEL_BATCH_DENSE && self->wt)
+        return score_dense (self, xs, n, proba, argmax);
+    bool blas = vd > 0 && vd <= MODEL_MAX_VECTOR_DIM && mode == MODEL_BATCH_BLAS;
     if (!blas)
         return score_loop (self, xs, n, proba, argmax);
     size_t rows_max = n < CHUNK ? n : CHUNK;

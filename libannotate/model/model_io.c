@@ -174,6 +174,7 @@ read_weights (reader_t *r, model_t *m, char *err, size_t errlen)
                 return err_set (err, errlen, "model blob: weight %zu of class %zu not finite", j, k), false;
             m->w[j * nk + k] = v;
         }
+    model_dense_sync (m);
     return true;
 }
 

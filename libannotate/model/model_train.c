@@ -257,6 +257,7 @@ model_train_solver (int solver, const features_config_t *features, const char *c
         model_destroy (&m);
         return NULL;
     }
+    model_dense_sync (m);       /* the solvers wrote w only */
     if (metrics) {
         model_evaluate (m, valid, n_valid, metrics);
         metrics->n_train = n_train;

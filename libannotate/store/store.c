@@ -539,3 +539,18 @@ store_label_id (store_t *self, MDB_txn *txn, const char *label)
         return (uint32_t) be64_get (val.mv_data);
     return 0;
 }
+
+int
+store_get_model_info (store_t *self, MDB_txn *txn, uint64_t version,
+                      Annotate__V1__ModelInfo **info)
+{
+    uint8_t kb[8];
+    be64_put (kb, version);
+    MDB_val key = { 8, kb }, val;
+    *info = NULL;
+    int rc = mdb_get (txn, self->model_info, &key, &val);
+    if (rc)
+        return rc;
+    *info = annotate__v1__model_info__unpack (NULL, val.mv_size, val.mv_data);
+    return *info ? 0 : MDB_CORRUPTED;
+}

@@ -149,6 +149,10 @@ int store_get_manifest (store_t *self, MDB_txn *txn, uint64_t version, char **te
 int store_get_model (store_t *self, MDB_txn *txn, uint64_t version, const uint8_t **blob,
                      size_t *len, uint64_t *version_out);
 
+/*  One model's ModelInfo (free with protobuf_c_message_free_unpacked);
+    0 or MDB_NOTFOUND.  */
+int store_get_model_info (store_t *self, MDB_txn *txn, uint64_t version,
+                          Annotate__V1__ModelInfo **info);
 /*  Calls fn with every model's packed ModelInfo, oldest first.  */
 size_t store_list_models (store_t *self, MDB_txn *txn, store_event_fn fn, void *arg);
 

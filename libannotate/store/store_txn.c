@@ -180,7 +180,8 @@ append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
     if (!rc) {
         st->label_seq = seq;
         st->source = (uint8_t) label->source;
-        st->status = status_for_source (label->source);
+        st->status = st->review ? ANNOTATE__V1__ITEM_STATUS__STATUS_REVIEW
+                                : status_for_source (label->source);
         rc = update_training (self, txn, &ikey, label);
     }
     return rc;
