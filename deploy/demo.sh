@@ -15,7 +15,7 @@
 #
 # Ports: ANNOTATE_GRPC (default 127.0.0.1:7400), ANNOTATE_CLUSTER
 # (default tcp://127.0.0.1:7401). Data goes to a temporary directory.
-# DEMO_BUDGET (default 200): human labels the simulated reviewer spends.
+# DEMO_BUDGET (default 400): human labels the simulated reviewer spends.
 # ANNOTATE_BUILD_DIR (default build/): where to build and find the binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,13 +74,17 @@ echo
 ctl status | sed -n '4,9p'
 
 echo
-echo "== a SIMULATED reviewer labels the least confident items (${DEMO_BUDGET:-200} labels)"
+echo "== a SIMULATED reviewer labels the least confident items (${DEMO_BUDGET:-400} labels)"
 echo "   ACCURACY: machine labels that match the truth, over the items no person labelled"
 echo "   (items still without a label count as wrong); COVERAGE: share of them with a label;"
 echo "   STALE: items not yet re-annotated by the current model version"
 /usr/bin/python3 "$root/deploy/simulated_reviewer.py" --addr "$grpc" --data "$work/digits.jsonl" \
-    --budget "${DEMO_BUDGET:-200}" --report-every 25 --settle 15
+    --budget "${DEMO_BUDGET:-400}" --report-every 25 --settle 15
 
+echo
+echo "== what the cluster says of itself (annotatectl stats): people, auto-accepted"
+echo "   labels and their estimated accuracy, the review queue, per-class thresholds"
+ctl stats
 echo
 echo "== the model versions the loop trained"
 ctl models

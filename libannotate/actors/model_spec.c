@@ -46,6 +46,9 @@ model_spec_check (const Annotate__V1__ModelSpec *s)
         || !s_finite_in (s->eps, 0, 1) || !s_finite_in (s->online_lr, 0, 100)
         || !s_finite_in (s->validation_fraction, 0, 0.9))
         return "a numeric setting is out of range";
+    if (s->threshold_rule && *s->threshold_rule && !streq (s->threshold_rule, "pooled")
+        && !streq (s->threshold_rule, "per_class"))
+        return "threshold_rule must be pooled or per_class";
     if (s->uncertainty && *s->uncertainty && !al_strategy_find (s->uncertainty))
         return "unknown uncertainty strategy";
     if (!s_finite_in (s->target_accuracy, 0, 1) || !s_finite_in (s->confidence_z, 0, 10)
@@ -165,5 +168,6 @@ model_spec_fit_config (const Annotate__V1__ModelSpec *s, al_fit_config_t *out)
         out->z = s->confidence_z;
     if (s->min_support)
         out->min_support = s->min_support;
+    out->pooled = !(s->threshold_rule && streq (s->threshold_rule, "per_class"));
     return true;
 }

@@ -34,6 +34,8 @@ retrain_fit_thresholds (const model_t *model, const Annotate__V1__ModelSpec *spe
     size_t k = model_n_classes (model);
     al_fit_config_t cfg;
     bool wanted = model_spec_fit_config (spec, &cfg);
+    if (!wanted)
+        cfg.pooled = true;
     uint64_t correct = 0;
     al_sample_t *s = s_score (model, sample, n, &correct);
     al_threshold_t *fit = calloc (k ? k : 1, sizeof *fit);
@@ -65,6 +67,13 @@ retrain_fit_thresholds (const model_t *model, const Annotate__V1__ModelSpec *spe
     info->sample_accuracy = n ? (double) correct / (double) n : 0;
     al_wilson (correct, n, cfg.z, &info->sample_lower, &info->sample_upper);
     info->target_accuracy = wanted ? cfg.target : 0;
+    info->threshold_rule = cfg.pooled ? "pooled" : "per_class";
+    al_pooled_interval (fit, k, cfg.z, &info->accept_accuracy, &info->accept_lower,
+                        &info->accept_upper);
+    uint64_t accepted = 0;
+    for (size_t c = 0; wanted && c < k; c++)
+        accepted += fit[c].enabled ? fit[c].n_above : 0;
+    info->accept_sample = (uint32_t) accepted;
     free (s);
     free (fit);
 }

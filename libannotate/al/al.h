@@ -71,7 +71,21 @@ typedef struct {
     double target;          /* accuracy the accepted labels must reach, (0, 1] */
     double z;               /* one-sided bound quantile, default 1.645 */
     uint32_t min_support;   /* sample items above a threshold, default 20 */
+    bool pooled;            /* the pooled rule below instead of one bound per class */
 } al_fit_config_t;
+
+/*  The pooled rule (cfg->pooled): a bound per class needs some fifty
+    sample items per class before a 0.95 target can be met at all, which a
+    sample of a few hundred never gives ten classes. So the margin is taken
+    on the accepted set as a whole: for a level L >= target, every class
+    gets its lowest threshold whose point accuracy reaches L (with at
+    least min_support sample items above it); L is the level, in steps of
+    AL_LEVEL_STEP from the target up, that accepts the most sample items
+    while the Wilson lower bound of all accepted sample items together
+    still reaches the target. Each class's expected accuracy meets the
+    target, and the claim about the accepted labels holds with the bound's
+    confidence.  */
+#define AL_LEVEL_STEP 0.0025
 
 typedef struct {
     bool enabled;           /* false: nothing of this class is auto-accepted */
@@ -99,6 +113,12 @@ size_t al_fit_thresholds (const al_sample_t *sample, size_t n, size_t n_classes,
     with no labels at all *acc = *lo = *hi = 0.  */
 void al_expected_accuracy (const al_threshold_t *th, const uint64_t *count, size_t n_classes,
                            double *acc, double *lo, double *hi);
+
+/*  The accepted set's accuracy as the pooled rule claims it: the enabled
+    classes' sample items together, point estimate and Wilson interval at
+    z. Zeros when no class is enabled.  */
+void al_pooled_interval (const al_threshold_t *th, size_t n_classes, double z, double *acc,
+                         double *lo, double *hi);
 
 /* ---- diversity ----------------------------------------------------------- */
 

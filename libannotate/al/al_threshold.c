@@ -13,6 +13,7 @@
 */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "al/al_internal.h"
 
@@ -47,6 +48,7 @@ al_fit_config_default (al_fit_config_t *cfg)
     cfg->target = 0.95;
     cfg->z = 1.645;
     cfg->min_support = 20;
+    cfg->pooled = false;
 }
 
 typedef struct {
@@ -143,6 +145,104 @@ s_fit_class (const s_item_t *run, size_t n, const al_fit_config_t *cfg, al_thres
     return found;
 }
 
+/* ---- pooled fitting ---------------------------------------------------- */
+
+/*  The lowest boundary of one class's run whose point accuracy reaches
+    level with at least min_support items; false if none.  */
+static bool
+s_class_at_level (const s_item_t *run, size_t n, double level, uint32_t min_support,
+                  size_t *n_above, size_t *n_correct)
+{
+    size_t correct = 0;
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        correct += run[i].correct;
+        if (i + 1 < n && run[i + 1].conf == run[i].conf)
+            continue;
+        if (i + 1 >= min_support && (double) correct >= level * (double) (i + 1)) {
+            found = true;
+            *n_above = i + 1;
+            *n_correct = correct;
+        }
+    }
+    return found;
+}
+
+/*  Tries one level: every class at its lowest threshold whose accuracy
+    reaches it; returns the accepted sample size when the pooled Wilson
+    lower bound of those items reaches the target, else 0.  */
+static size_t
+s_try_level (const s_item_t *items, const size_t *run_start, const size_t *run_len,
+             size_t n_runs, double level, const al_fit_config_t *cfg, size_t *above,
+             size_t *correct)
+{
+    size_t total = 0, total_correct = 0;
+    for (size_t r = 0; r < n_runs; r++) {
+        above[r] = correct[r] = 0;
+        if (s_class_at_level (items + run_start[r], run_len[r], level, cfg->min_support,
+                              &above[r], &correct[r])) {
+            total += above[r];
+            total_correct += correct[r];
+        }
+    }
+    double lo;
+    al_wilson (total_correct, total, cfg->z, &lo, NULL);
+    return total && lo >= cfg->target ? total : 0;
+}
+
+static size_t
+s_fit_pooled (const s_item_t *items, size_t m, size_t n_classes, const al_fit_config_t *cfg,
+              al_threshold_t *out)
+{
+    size_t *start = calloc (n_classes + 1, sizeof *start), *len = calloc (n_classes + 1, sizeof *len);
+    size_t *above = calloc (n_classes + 1, sizeof *above), *corr = calloc (n_classes + 1, sizeof *corr);
+    size_t *best_above = calloc (n_classes + 1, sizeof *best_above);
+    size_t n_runs = 0, best = 0;
+    double best_level = 0;
+    for (size_t i = 0; start && len && i < m; n_runs++) {
+        start[n_runs] = i;
+        while (i < m && items[i].cls == items[start[n_runs]].cls)
+            i++;
+        len[n_runs] = i - start[n_runs];
+    }
+    /*  From the target up: lower levels accept more, so the first level
+        whose pooled bound holds is usually the widest; every level is
+        still tried because the bound is not monotone in the level.  */
+    for (double level = cfg->target; start && len && above && corr && best_above && level <= 1.0;
+         level += AL_LEVEL_STEP) {
+        size_t got = s_try_level (items, start, len, n_runs, level, cfg, above, corr);
+        if (got > best) {
+            best = got;
+            best_level = level;
+            memcpy (best_above, above, n_runs * sizeof *above);
+        }
+    }
+    size_t enabled = 0;
+    for (size_t r = 0; r < n_runs; r++) {
+        const s_item_t *run = items + start[r];
+        al_threshold_t *t = &out[run[0].cls];
+        size_t a = 0, c = 0;
+        bool on = best && best_above[r]
+                  && s_class_at_level (run, len[r], best_level, cfg->min_support, &a, &c);
+        if (!on) {
+            for (size_t i = 0; i < len[r]; i++)
+                c += run[i].correct;
+            a = len[r];
+        }
+        s_stats (t, c, a, cfg->z);
+        t->enabled = on;
+        t->threshold = on ? run[a - 1].conf : 2.0f;
+        t->n_predicted = s_u32 (len[r]);
+        enabled += on;
+    }
+    free (start);
+    free (len);
+    free (above);
+    free (corr);
+    free (best_above);
+    return enabled;
+}
+
 size_t
 al_fit_thresholds (const al_sample_t *sample, size_t n, size_t n_classes,
                    const al_fit_config_t *cfg, al_threshold_t *out)
@@ -158,6 +258,11 @@ al_fit_thresholds (const al_sample_t *sample, size_t n, size_t n_classes,
         s_disabled (&out[c]);
     size_t m;
     s_item_t *items = s_collect (sample, n, n_classes, &m);
+    if (cfg->pooled) {
+        size_t enabled = items ? s_fit_pooled (items, m, n_classes, cfg, out) : 0;
+        free (items);
+        return enabled;
+    }
     size_t enabled = 0;
     for (size_t start = 0; start < m;) {
         size_t end = start;
@@ -190,4 +295,26 @@ al_expected_accuracy (const al_threshold_t *th, const uint64_t *count, size_t n_
         *lo = total > 0.0 ? l / total : 0.0;
     if (hi)
         *hi = total > 0.0 ? h / total : 0.0;
+}
+
+void
+al_pooled_interval (const al_threshold_t *th, size_t n_classes, double z, double *acc, double *lo,
+                    double *hi)
+{
+    uint64_t n = 0, correct = 0;
+    for (size_t c = 0; th && c < n_classes; c++)
+        if (th[c].enabled) {
+            n += th[c].n_above;
+            correct += th[c].n_correct;
+        }
+    if (acc)
+        *acc = n ? (double) correct / (double) n : 0.0;
+    if (n)
+        al_wilson (correct, n, z, lo, hi);
+    else {
+        if (lo)
+            *lo = 0.0;
+        if (hi)
+            *hi = 0.0;
+    }
 }

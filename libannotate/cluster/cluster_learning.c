@@ -84,6 +84,7 @@ engine_model_spec (engine_t *e, Annotate__V1__ModelSpec *spec)
     spec->target_accuracy = al && m->al_auto_accept ? m->al_target_accuracy : 0.0;
     spec->confidence_z = m->al_confidence_z;
     spec->min_support = m->al_min_support;
+    spec->threshold_rule = m->al_threshold_rule;
     label_order_t *order = calloc (m->n_labels + 1, sizeof *order);
     MDB_txn *txn = store_read_begin (e->store);
     for (size_t i = 0; i < m->n_labels; i++)

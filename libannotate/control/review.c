@@ -214,30 +214,6 @@ handle_submit_review (handler_ctx_t *h)
 
 /* ---- Stats ----------------------------------------------------------------- */
 
-/*  Expected accuracy of the auto-accepted labels by the current model's
-    per-class estimates (an approximation when older models accepted some
-    of them: those were fitted to the same target).  */
-static void
-s_auto_accuracy (store_t *store, MDB_txn *txn, const Annotate__V1__ModelInfo *info,
-                 Annotate__V1__StatsResponse *out)
-{
-    size_t k = info ? info->n_thresholds : 0;
-    al_threshold_t *th = calloc (k ? k : 1, sizeof *th);
-    uint64_t *count = calloc (k ? k : 1, sizeof *count);
-    for (size_t c = 0; th && count && c < k; c++) {
-        const Annotate__V1__ClassThreshold *t = info->thresholds[c];
-        th[c] = (al_threshold_t) { .enabled = t->enabled, .threshold = t->threshold,
-                                   .n_above = t->n_above, .n_correct = t->n_correct,
-                                   .accuracy = t->accuracy, .lower = t->lower, .upper = t->upper };
-        count[c] = store_auto_count (store, txn, t->label);
-    }
-    if (th && count)
-        al_expected_accuracy (th, count, k, &out->auto_accuracy, &out->auto_lower,
-                              &out->auto_upper);
-    free (th);
-    free (count);
-}
-
 static void
 s_stats_from_store (handler_ctx_t *h, Annotate__V1__StatsResponse *resp,
                     Annotate__V1__SourceCount *sc, Annotate__V1__SourceCount **scp,
@@ -276,7 +252,9 @@ s_stats_from_store (handler_ctx_t *h, Annotate__V1__StatsResponse *resp,
         resp->model_accuracy = (*info)->sample_accuracy;
         resp->model_lower = (*info)->sample_lower;
         resp->model_upper = (*info)->sample_upper;
-        s_auto_accuracy (store, txn, *info, resp);
+        resp->auto_accuracy = (*info)->accept_accuracy;
+        resp->auto_lower = (*info)->accept_lower;
+        resp->auto_upper = (*info)->accept_upper;
     }
     store_read_end (store, txn);
 }

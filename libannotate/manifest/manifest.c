@@ -178,9 +178,10 @@ static const char *const al_keys[]
     = { "strategy",     "target_accuracy", "review_budget", "review_budget_per_hour",
         "validation_rate", "validation_max", "confidence_z",  "min_support",
         "auto_accept",  "lease_s",         "cold_start",    "diversity_max_sim",
-        "enabled",      "seed",            "validation_share" };
+        "enabled",      "seed",            "validation_share", "threshold_rule" };
 #define N_AL_KEYS (sizeof al_keys / sizeof al_keys[0])
 static const char *const cold_starts[] = { "random", "stratified" };
+static const char *const threshold_rules[] = { "pooled", "per_class" };
 
 static int
 al_choice (mparse_t *p, const ynode_t *v, const char *path, const char *what,
@@ -217,7 +218,8 @@ al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char 
     case 11: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_diversity_max_sim);
     case 12: return mget_bool (p, v, path, &m->al_enabled);
     case 13: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
-    default: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_share);
+    case 14: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_share);
+    default: return al_choice (p, v, path, "threshold_rule", threshold_rules, 2, &m->al_threshold_rule);
     }
 }
 
@@ -426,7 +428,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_validation_rate = 0.05;
     m->al_validation_max = 1000;
     m->al_confidence_z = 1.645;
-    m->al_min_support = 20;
+    m->al_min_support = 5;
     m->al_auto_accept = true;
     m->al_lease_s = 300;
     m->al_diversity_max_sim = 0.95;
@@ -434,6 +436,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_seed = 1;
     m->al_validation_share = 0.25;
     m->al_cold_start = strdup ("random");
+    m->al_threshold_rule = strdup ("pooled");
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");
     m->cluster_bind = strdup ("tcp://127.0.0.1:7401");
@@ -442,7 +445,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_strategy = strdup ("margin");
     m->source_name = strdup (source_name);
     return m->cluster_name && m->grpc_listen && m->cluster_bind && m->data_dir && m->model_type
-                   && m->al_strategy && m->al_cold_start && m->source_name
+                   && m->al_strategy && m->al_cold_start && m->al_threshold_rule && m->source_name
                ? 0
                : -1;
 }
@@ -610,6 +613,7 @@ manifest_destroy (manifest_t **self_p)
     free (self->model_type);
     free (self->al_strategy);
     free (self->al_cold_start);
+    free (self->al_threshold_rule);
     free (self->source_name);
     free (self);
     *self_p = NULL;

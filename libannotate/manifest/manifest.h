@@ -112,7 +112,8 @@ typedef struct {
     double al_validation_rate;  /* active_learning.validation_rate, default 0.05; [0, 1] */
     uint64_t al_validation_max; /* active_learning.validation_max, default 1000; 0 = no limit */
     double al_confidence_z;     /* active_learning.confidence_z, default 1.645 (95% one-sided) */
-    uint32_t al_min_support;    /* active_learning.min_support, default 20 */
+    uint32_t al_min_support;    /* active_learning.min_support, default 5 (per class) */
+    char *al_threshold_rule;    /* active_learning.threshold_rule: "pooled" (default) or "per_class" */
     bool al_auto_accept;        /* active_learning.auto_accept, default true */
     uint32_t al_lease_s;        /* active_learning.lease_s, default 300; 5..86400 */
     char *al_cold_start;        /* active_learning.cold_start: "random" (default) or "stratified" */

@@ -101,9 +101,10 @@ size_t model_predict (const model_t *self, const sparse_vec_t *x, float *proba);
     for xs[i]) and, when argmax is not NULL, their arg-max classes into
     argmax[n]. The same probabilities as model_predict up to float
     rounding; the dense part of the features (indices from 2^hash_bits on)
-    of a dense enough batch is gathered into rows and scored by the
-    class-major kernel of model_predict_items (or, failing that, with many
-    classes, one OpenBLAS sgemm), the hashed text part item by item. A NULL xs[i] scores as an
+    of a large, dense enough batch with many classes is scored as one
+    matrix product (OpenBLAS sgemm), the hashed text part item by item.
+    For dense inputs model_predict_items (below) is faster: it skips the
+    (index, value) copy altogether. A NULL xs[i] scores as an
     empty vector. Returns n. Reads the model only, like model_predict.  */
 size_t model_predict_batch (const model_t *self, const sparse_vec_t *const *xs, size_t n,
                             float *proba, size_t *argmax);

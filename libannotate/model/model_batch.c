@@ -13,16 +13,17 @@
     model_margins does.
 
     Items without any dense nonzero get no row in X. Which path a batch
-    takes is decided per batch (choose_mode). First choice, when the model
-    has its class-major copy of the dense weights (wt, model_dense.c) and
-    at least a quarter of the batch's dense cells are nonzero: rows of 16
-    items are gathered (small enough to stay in cache) and scored by
-    model_dense_dots, whatever the number of classes (bench/RESULTS.md
-    "Dense fast path"). Otherwise, measured on this project's 2-vCPU
-    machine, sgemm wins only when there are many classes, since the
+    takes is decided per batch (choose_mode): measured on this project's
+    2-vCPU machine, sgemm wins only when there are many classes, since the
     per-item loop has a vectorised kernel for up to 16 (model.c) and a
     product only n_classes wide is a poor case for OpenBLAS; models
-    without a dense part always take the loop. X is at most CHUNK rows,
+    without a dense part always take the loop. MODEL_BATCH_DENSE (rows of
+    16 items gathered and scored by model_dense_dots, the class-major
+    kernel of model_predict_items) is there to be forced and measured:
+    gathering sparse vectors back into rows cost more than it saved on
+    digits and Fashion (bench/RESULTS.md "Dense fast path"), so the
+    automatic choice does not take it; raw dense items should go through
+    model_predict_items instead. X is at most CHUNK rows,
     so the memory a call takes is bounded; when even that cannot be had
     the loop is used, so a call always scores everything. The number of
     BLAS threads is the caller's business (openblas_set_num_threads);
@@ -39,7 +40,6 @@
 #define LOOP_MAX_CLASSES 16
 #define CHUNK          256
 #define DENSE_ROWS     16       /* items gathered at once for model_dense_dots */
-#define DENSE_MIN_DENSITY 0.25
 
 size_t
 model_dense_offset (const model_t *self)
@@ -168,9 +168,8 @@ dense_density (const model_t *self, const sparse_vec_t *const *xs, size_t n)
     return n && vd ? (double) cells / ((double) n * (double) vd) : 0;
 }
 
-/*  The class-major kernel and sgemm multiply every dense cell, zero or
-    not, while the loop touches nonzeros only, so both need a dense enough
-    batch. The kernel comes first (it needs wt). Without it: the with up to LOOP_MAX_CLASSES classes
+/*  sgemm multiplies every dense cell, zero or not, while the loop
+    touches nonzeros only; and with up to LOOP_MAX_CLASSES classes
     model_margins has an unrolled vector kernel that OpenBLAS's sgemm, on
     a product only n_classes wide, does not beat (bench/models: 768-value
     embeddings, 10 classes, loop 2.7 vs sgemm 3.9 us an item; 64 classes,
@@ -181,10 +180,8 @@ choose_mode (const model_t *self, const sparse_vec_t *const *xs, size_t n)
 {
     if (self->dim == model_dense_offset (self) || n == 0)
         return MODEL_BATCH_LOOP;
-    double density = dense_density (self, xs, n);
-    if (self->wt && density >= DENSE_MIN_DENSITY)
-        return MODEL_BATCH_DENSE;
-    if (self->n_classes > LOOP_MAX_CLASSES && n >= BLAS_MIN_BATCH && density >= BLAS_MIN_DENSITY)
+    if (self->n_classes > LOOP_MAX_CLASSES && n >= BLAS_MIN_BATCH
+        && dense_density (self, xs, n) >= BLAS_MIN_DENSITY)
         return MODEL_BATCH_BLAS;
     return MODEL_BATCH_LOOP;
 }

@@ -18,7 +18,13 @@
     __builtin_cpu_supports, so the binary runs on any x86-64) and for the
     baseline (SSE2, 4-float vectors, the same tiles).
 
-    wt is a copy of part of w and must follow it: model_dense_sync rebuilds
+    Probabilities come from model_softmax_fast, whose exp is four values
+    at a time: libm's expf, one call per class, cost as much as the dot
+    products on digits (64 values).
+
+    wt costs the dense block's size again (31 KB for Fashion; none for
+    text-only models; refused above MODEL_DENSE_MAX_BYTES, which then
+    score the slower way). It is a copy of part of w and must follow it: model_dense_sync rebuilds
     it after training, loading and cloning; model_online_update (model.c)
     copies each row it changes, so the two stay bit-equal.
 */
@@ -28,7 +34,7 @@
 #include "model/model_internal.h"
 #include "util/util.h"
 
-#define CHUNK 256           /* items whose dense rows are gathered at once */
+#define CHUNK 256           /* items a model_dense_dots call */
 #define CT    4             /* classes a tile */
 
 void

@@ -349,9 +349,14 @@ review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s
     s_expire (self, now_ms);
     size_t granted = 0;
     if (!s_budget_spent (self, now_ms, st.human_labels, why, whylen)) {
-        uint64_t left = (uint64_t) -1;
+        uint64_t left = (uint64_t) -1, leased = zhashx_size (self->by_item);
         if (self->cfg.budget_total)
-            left = self->cfg.budget_total - st.human_labels - zhashx_size (self->by_item);
+            left = self->cfg.budget_total - st.human_labels - leased;
+        if (self->cfg.budget_per_hour) {
+            uint64_t hour_left
+                = self->cfg.budget_per_hour - s_answers_last_hour (self, now_ms) - leased;
+            left = hour_left < left ? hour_left : left;
+        }
         if (max > left)
             max = (size_t) left;
         size_t want = max * (self->cfg.stratified ? STRATIFIED_FACTOR : POOL_FACTOR);
