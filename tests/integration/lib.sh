@@ -215,7 +215,7 @@ cleanup() {
         print_logs
     fi
     for p in "${MY_PORTS[@]}"; do rmdir "$PORT_LOCKS/$p" 2>/dev/null; done
-    rm -rf "$T"
+    [ -n "${KEEP_TEST_DIR:-}" ] && [ $rc != 0 ] && echo "kept $T" >&2 || rm -rf "$T"
     exit $rc
 }
 trap cleanup EXIT
