@@ -120,6 +120,60 @@ void ctl_progress_update (ctl_progress_t *self, uint64_t items, uint64_t bytes);
 void ctl_progress_clear (ctl_progress_t *self);
 void ctl_progress_destroy (ctl_progress_t **self_p);
 
+/* ---- review_view.c: the review screen's pure parts (tests call them) -- */
+
+/*  Label keys in taxonomy order: digits, then letters without 'q' (quit).
+    When every label is itself one such character (a digit taxonomy
+    "0".."9"), each label is its own key instead, so '7' means "7".
+    Commands are never a digit or a letter other than q, so no taxonomy
+    can collide with them.  */
+#define CTL_REVIEW_KEYS     "123456789abcdefghijklmnoprstuvwxyz"
+#define CTL_REVIEW_OWN_KEYS "0123456789abcdefghijklmnoprstuvwxyz"
+typedef enum {
+    CTL_KEY_UNKNOWN = 0,
+    CTL_KEY_LABEL,      /* a label key: *label is its index */
+    CTL_KEY_ACCEPT,     /* Enter or '.' */
+    CTL_KEY_SKIP,       /* ',' */
+    CTL_KEY_UNDO,       /* '<' */
+    CTL_KEY_NAME,       /* '/': a label typed by name */
+    CTL_KEY_HELP,       /* '?' */
+    CTL_KEY_QUIT        /* 'q', Ctrl-D, EOF (-1) */
+} ctl_key_t;
+
+typedef struct {
+    char *const *labels;    /* borrowed: the taxonomy */
+    size_t n_labels;
+    bool own_keys;          /* every label is its own key */
+} ctl_keymap_t;
+
+void ctl_keymap_init (ctl_keymap_t *km, char *const *labels, size_t n_labels);
+/*  The key of label i, '\0' when it has none (past the 34 keys).  */
+char ctl_keymap_key (const ctl_keymap_t *km, size_t i);
+/*  What key c (a byte, or -1 for end of input) means.  */
+ctl_key_t ctl_keymap_parse (const ctl_keymap_t *km, int c, size_t *label);
+/*  Terminal-safe copy of untrusted text: decoded as UTF-8; C0 and C1
+    controls, DEL, bidi controls, line separators and malformed bytes become
+    \xNN or \uNNNN, '\\' is doubled; '\n' stays a line break when
+    keep_newlines. At most max_chars characters (and what fits in cap) are
+    copied; returns how many characters were left out (0: all shown).  */
+size_t ctl_review_escape (const char *s, size_t max_chars, bool keep_newlines, char *out,
+                          size_t cap);
+/*  A grey ASCII picture of a 64 (8x8) or 784 (28x28) value vector, two
+    characters a pixel, one line a row. Returns the side, 0 for other
+    sizes or when cap is too small (out is then "").  */
+size_t ctl_review_art (const float *v, size_t n, char *out, size_t cap);
+/*  Prints task t for a person: heading, id, why it was picked, the text
+    (escaped, wrapped, cut after max_chars with a note), a vector summary
+    and picture, the suggestion with its top probabilities.  */
+void ctl_review_show (FILE *out, const Annotate__V1__ReviewTask *t, const char *heading,
+                      size_t max_chars);
+/*  The key map: one "KEY LABEL" pair per label, then the commands.  */
+void ctl_review_keymap (FILE *out, const ctl_keymap_t *km);
+const char *ctl_review_reason_name (int reason);
+
+/*  stats: the table output of a StatsResponse (cmd_stats.c).  */
+void ctl_print_stats (const Annotate__V1__StatsResponse *r);
+
 /* ---- commands --------------------------------------------------------- */
 
 int cmd_status (ctl_t *ctl, int argc, char **argv);
@@ -133,5 +187,7 @@ int cmd_label (ctl_t *ctl, int argc, char **argv);
 int cmd_retrain (ctl_t *ctl, int argc, char **argv);
 int cmd_models (ctl_t *ctl, int argc, char **argv);
 int cmd_rollback (ctl_t *ctl, int argc, char **argv);
+int cmd_stats (ctl_t *ctl, int argc, char **argv);
+int cmd_review (ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const char usage_text[] =
     "  retrain                train a new model version now\n"
     "  models                 model versions with their metrics\n"
     "  rollback VERSION       make an older model version current\n"
+    "  stats                  active learning: queue, reviews, budget, accuracy, thresholds\n"
+    "  review                 answer the review queue at the terminal, one key an item\n"
     "\n"
     "Options (also accepted after the command):\n"
     "  --addr HOST:PORT       coordinator address (default: $ANNOTATECTL_ADDR, else " DEFAULT_ADDR
@@ -55,7 +57,8 @@ static const command_t commands[] = {
     { "status", cmd_status }, { "health", cmd_health }, { "ingest", cmd_ingest },
     { "get", cmd_get },       { "ls", cmd_ls },         { "watch", cmd_watch },
     { "apply", cmd_apply },   { "label", cmd_label },   { "retrain", cmd_retrain },
-    { "models", cmd_models }, { "rollback", cmd_rollback },
+    { "models", cmd_models }, { "rollback", cmd_rollback }, { "stats", cmd_stats },
+    { "review", cmd_review },
 };
 
 int

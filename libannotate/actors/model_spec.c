@@ -169,5 +169,10 @@ model_spec_fit_config (const Annotate__V1__ModelSpec *s, al_fit_config_t *out)
     if (s->min_support)
         out->min_support = s->min_support;
     out->pooled = !(s->threshold_rule && streq (s->threshold_rule, "per_class"));
+    if (out->pooled && s->dataset_items) {
+        out->dataset_items = s->dataset_items;
+        out->dataset_human = s->dataset_human < s->dataset_items ? s->dataset_human
+                                                                 : s->dataset_items;
+    }
     return true;
 }

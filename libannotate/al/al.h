@@ -72,6 +72,8 @@ typedef struct {
     double z;               /* one-sided bound quantile, default 1.645 */
     uint32_t min_support;   /* sample items above a threshold, default 20 */
     bool pooled;            /* the pooled rule below instead of one bound per class */
+    uint64_t dataset_items; /* pooled only: > 0 applies the target to the whole dataset */
+    uint64_t dataset_human; /*   of which people (or gold) labelled this many */
 } al_fit_config_t;
 
 /*  The pooled rule (cfg->pooled): a bound per class needs some fifty
@@ -86,6 +88,16 @@ typedef struct {
     target, and the claim about the accepted labels holds with the bound's
     confidence.  */
 #define AL_LEVEL_STEP 0.0025
+
+/*  The dataset rule (pooled, dataset_items > 0): people's labels count as
+    right, so the auto-accepted part may be less accurate than the target
+    as long as the whole dataset is not. Levels are tried from
+    AL_DATASET_MIN_LEVEL up; a level qualifies when, with A the open items
+    it would accept (the accepted share of the sample times the items
+    people have not labelled) and lo the accepted sample's Wilson lower
+    bound, (N - A + lo * A) / N reaches the target (people label the other
+    N - A). The qualifying level that accepts the most wins.  */
+#define AL_DATASET_MIN_LEVEL 0.5
 
 typedef struct {
     bool enabled;           /* false: nothing of this class is auto-accepted */

@@ -49,6 +49,8 @@ al_fit_config_default (al_fit_config_t *cfg)
     cfg->z = 1.645;
     cfg->min_support = 20;
     cfg->pooled = false;
+    cfg->dataset_items = 0;
+    cfg->dataset_human = 0;
 }
 
 typedef struct {
@@ -171,10 +173,26 @@ s_class_at_level (const s_item_t *run, size_t n, double level, uint32_t min_supp
 /*  Tries one level: every class at its lowest threshold whose accuracy
     reaches it; returns the accepted sample size when the pooled Wilson
     lower bound of those items reaches the target, else 0.  */
+/*  The dataset rule: the sample is a random draw from the items, so the
+    share of it the thresholds accept estimates the share of the open
+    (not yet human-labelled) items they would accept, A of them; people
+    label the other H = N - A. The whole dataset meets the target when
+    (H + lo * A) / N >= target, lo the accepted sample's lower bound.  */
+static bool
+s_dataset_meets (const al_fit_config_t *cfg, size_t accepted, size_t n_sample, double lo)
+{
+    double n = (double) cfg->dataset_items;
+    double open = cfg->dataset_items > cfg->dataset_human
+                      ? (double) (cfg->dataset_items - cfg->dataset_human)
+                      : 0.0;
+    double a = n_sample ? open * (double) accepted / (double) n_sample : 0.0;
+    return (n - a + lo * a) >= cfg->target * n;
+}
+
 static size_t
 s_try_level (const s_item_t *items, const size_t *run_start, const size_t *run_len,
-             size_t n_runs, double level, const al_fit_config_t *cfg, size_t *above,
-             size_t *correct)
+             size_t n_runs, size_t n_sample, double level, const al_fit_config_t *cfg,
+             size_t *above, size_t *correct)
 {
     size_t total = 0, total_correct = 0;
     for (size_t r = 0; r < n_runs; r++) {
@@ -187,7 +205,11 @@ s_try_level (const s_item_t *items, const size_t *run_start, const size_t *run_l
     }
     double lo;
     al_wilson (total_correct, total, cfg->z, &lo, NULL);
-    return total && lo >= cfg->target ? total : 0;
+    if (!total)
+        return 0;
+    if (!cfg->dataset_items)
+        return lo >= cfg->target ? total : 0;
+    return s_dataset_meets (cfg, total, n_sample, lo) ? total : 0;
 }
 
 static size_t
@@ -208,9 +230,10 @@ s_fit_pooled (const s_item_t *items, size_t m, size_t n_classes, const al_fit_co
     /*  From the target up: lower levels accept more, so the first level
         whose pooled bound holds is usually the widest; every level is
         still tried because the bound is not monotone in the level.  */
-    for (double level = cfg->target; start && len && above && corr && best_above && level <= 1.0;
+    double from = cfg->dataset_items ? AL_DATASET_MIN_LEVEL : cfg->target;
+    for (double level = from; start && len && above && corr && best_above && level <= 1.0;
          level += AL_LEVEL_STEP) {
-        size_t got = s_try_level (items, start, len, n_runs, level, cfg, above, corr);
+        size_t got = s_try_level (items, start, len, n_runs, m, level, cfg, above, corr);
         if (got > best) {
             best = got;
             best_level = level;

@@ -85,6 +85,13 @@ engine_model_spec (engine_t *e, Annotate__V1__ModelSpec *spec)
     spec->confidence_z = m->al_confidence_z;
     spec->min_support = m->al_min_support;
     spec->threshold_rule = m->al_threshold_rule;
+    if (m->al_target_scope && streq (m->al_target_scope, "dataset")) {
+        store_stats_t ss;
+        if (store_read_stats (e->store, &ss)) {
+            spec->dataset_items = ss.items;
+            spec->dataset_human = ss.training;
+        }
+    }
     label_order_t *order = calloc (m->n_labels + 1, sizeof *order);
     MDB_txn *txn = store_read_begin (e->store);
     for (size_t i = 0; i < m->n_labels; i++)

@@ -178,10 +178,12 @@ static const char *const al_keys[]
     = { "strategy",     "target_accuracy", "review_budget", "review_budget_per_hour",
         "validation_rate", "validation_max", "confidence_z",  "min_support",
         "auto_accept",  "lease_s",         "cold_start",    "diversity_max_sim",
-        "enabled",      "seed",            "validation_share", "threshold_rule" };
+        "enabled",      "seed",            "validation_share", "threshold_rule",
+        "target_scope" };
 #define N_AL_KEYS (sizeof al_keys / sizeof al_keys[0])
 static const char *const cold_starts[] = { "random", "stratified" };
 static const char *const threshold_rules[] = { "pooled", "per_class" };
+static const char *const target_scopes[] = { "labels", "dataset" };
 
 static int
 al_choice (mparse_t *p, const ynode_t *v, const char *path, const char *what,
@@ -219,7 +221,8 @@ al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char 
     case 12: return mget_bool (p, v, path, &m->al_enabled);
     case 13: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
     case 14: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_share);
-    default: return al_choice (p, v, path, "threshold_rule", threshold_rules, 2, &m->al_threshold_rule);
+    case 15: return al_choice (p, v, path, "threshold_rule", threshold_rules, 2, &m->al_threshold_rule);
+    default: return al_choice (p, v, path, "target_scope", target_scopes, 2, &m->al_target_scope);
     }
 }
 
@@ -437,6 +440,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_validation_share = 0.25;
     m->al_cold_start = strdup ("random");
     m->al_threshold_rule = strdup ("pooled");
+    m->al_target_scope = strdup ("labels");
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");
     m->cluster_bind = strdup ("tcp://127.0.0.1:7401");
@@ -445,7 +449,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_strategy = strdup ("margin");
     m->source_name = strdup (source_name);
     return m->cluster_name && m->grpc_listen && m->cluster_bind && m->data_dir && m->model_type
-                   && m->al_strategy && m->al_cold_start && m->al_threshold_rule && m->source_name
+                   && m->al_strategy && m->al_cold_start && m->al_threshold_rule && m->al_target_scope && m->source_name
                ? 0
                : -1;
 }
@@ -614,6 +618,7 @@ manifest_destroy (manifest_t **self_p)
     free (self->al_strategy);
     free (self->al_cold_start);
     free (self->al_threshold_rule);
+    free (self->al_target_scope);
     free (self->source_name);
     free (self);
     *self_p = NULL;

@@ -114,6 +114,8 @@ typedef struct {
     double al_confidence_z;     /* active_learning.confidence_z, default 1.645 (95% one-sided) */
     uint32_t al_min_support;    /* active_learning.min_support, default 5 (per class) */
     char *al_threshold_rule;    /* active_learning.threshold_rule: "pooled" (default) or "per_class" */
+    char *al_target_scope;      /* active_learning.target_scope: "labels" (default: the auto-accepted
+                                   labels meet the target) or "dataset" (people's and auto labels together) */
     bool al_auto_accept;        /* active_learning.auto_accept, default true */
     uint32_t al_lease_s;        /* active_learning.lease_s, default 300; 5..86400 */
     char *al_cold_start;        /* active_learning.cold_start: "random" (default) or "stratified" */
