@@ -12,9 +12,11 @@
                  vector size). The agent keeps it unchanged and gives every
                  annotation and retraining actor its own model_clone.
     MSG_CORRECTION is checked and forwarded to every annotation actor.
-    MSG_RETRAIN  goes to the retraining actor it names, if hosted here.
-    MSG_TRAIN_DATA goes to the retraining actor running that order.
-    From a retraining actor, PULL and UPLOAD go out as MSG_TRAIN_PULL and
+    MSG_RETRAIN  goes to the retraining actor it names, if hosted here; a
+                 refit order (thresholds only) to the active_learning actor
+                 it names.
+    MSG_TRAIN_DATA goes to the actor running that order.
+    From either, PULL and UPLOAD go out as MSG_TRAIN_PULL and
     MSG_MODEL_UPLOAD unchanged.
 */
 #include "agent/agent_internal.h"
@@ -33,7 +35,15 @@
 static bool
 s_wants_model (const hosted_t *h)
 {
-    return h->type == ACTOR_ANNOTATION || h->type == ACTOR_RETRAINING;
+    return h->type == ACTOR_ANNOTATION || h->type == ACTOR_RETRAINING
+           || h->type == ACTOR_ACTIVE_LEARNING;
+}
+
+/*  Actors that run orders and pull training data.  */
+static bool
+s_runs_orders (const hosted_t *h)
+{
+    return h->type == ACTOR_RETRAINING || h->type == ACTOR_ACTIVE_LEARNING;
 }
 
 void
@@ -267,13 +277,15 @@ agent_on_retrain (agent_t *self, const Annotate__V1__RetrainOrder *o)
         log_warn (AGENT_LOG, "retrain order dropped: %s", bad);
         return;
     }
+    int want = o->refit ? ACTOR_ACTIVE_LEARNING : ACTOR_RETRAINING;
     hosted_t *h = NULL;
     for (size_t i = 0; i < self->n_actors && !h; i++)
-        if (self->actors[i]->type == ACTOR_RETRAINING && streq (self->actors[i]->name, o->actor))
+        if ((int) self->actors[i]->type == want && streq (self->actors[i]->name, o->actor))
             h = self->actors[i];
     if (!h) {
-        log_warn (AGENT_LOG, "retrain order %" PRIu64 " for actor '%.128s', which worker %s "
-                  "does not host: dropped", o->order, o->actor, self->name);
+        log_warn (AGENT_LOG, "%s order %" PRIu64 " for actor '%.128s', which worker %s "
+                  "does not host: dropped", o->refit ? "refit" : "retrain", o->order, o->actor,
+                  self->name);
         return;
     }
     h->order = o->order;
@@ -285,7 +297,7 @@ agent_on_train_data (agent_t *self, const Annotate__V1__TrainData *d)
 {
     for (size_t i = 0; i < self->n_actors; i++) {
         hosted_t *h = self->actors[i];
-        if (h->type == ACTOR_RETRAINING && h->order && h->order == d->order) {
+        if (s_runs_orders (h) && h->order && h->order == d->order) {
             s_forward (h, "DATA", &d->base);
             if (d->error[0])
                 h->order = 0;
@@ -311,7 +323,7 @@ void
 agent_on_learning_reply (agent_t *self, hosted_t *h, const char *cmd, zmsg_t *m)
 {
     zframe_t *body = zmsg_first (m);
-    if (!body || h->type != ACTOR_RETRAINING)
+    if (!body || !s_runs_orders (h))
         return;
     if (streq (cmd, "PULL")) {
         Annotate__V1__TrainPull *p = annotate__v1__train_pull__unpack (NULL, zframe_size (body),

@@ -140,6 +140,13 @@ typedef struct {
         size_t blob_len, blob_total;
         uint64_t checksum;
     } order;
+    struct {                        /* a refit order (cluster_refit.c) */
+        uint64_t id;                /* 0: none running */
+        char *worker;
+        uint64_t version;           /* the model whose thresholds are refitted */
+        int64_t started_us;
+    } refit;
+    uint64_t sample_at_fit;         /* validation answers when thresholds were last fitted */
     uint64_t next_order;
     uint64_t human_at_order;        /* human label count when the last order went out */
     uint64_t retrains;
@@ -153,6 +160,14 @@ typedef struct {
     int64_t drop_window_us;     /* log rate limit for malformed messages */
     size_t drops_logged, drops_suppressed;
 } engine_t;
+
+/* cluster_refit.c */
+void engine_refit_tick (engine_t *e);
+bool engine_is_refit (engine_t *e, uint64_t order, const worker_t *w);
+void engine_on_refit_upload (engine_t *e, Annotate__V1__ModelUpload *up);
+void engine_refit_clear (engine_t *e);
+/*  Human answers on validation-sample items, from the store.  */
+uint64_t engine_validation_answers (engine_t *e);
 
 /* cluster_workers.c */
 worker_t *engine_worker_of (engine_t *e, zframe_t *identity);

@@ -230,6 +230,7 @@ engine_start_retrain (engine_t *e, const char *reason, char *err, size_t errlen)
     e->order.started_us = time_mono_us ();
     e->order.parent = e->current_model;
     e->human_at_order = st.human_labels;
+    e->sample_at_fit = engine_validation_answers (e);
     e->last_order_us = time_mono_us ();
     e->retrains++;
     Annotate__V1__ModelSpec spec;
@@ -260,6 +261,7 @@ engine_learning_tick (engine_t *e)
     if (!engine_learning_enabled (e) || now < e->next_trigger_us)
         return;
     e->next_trigger_us = now + TRIGGER_EVERY_US;
+    engine_refit_tick (e);
     if (e->order.id) {
         if (now - e->order.started_us > ORDER_TIMEOUT_US) {
             log_warn (CLUSTER_LOG, "retrain order %" PRIu64 " timed out", e->order.id);
@@ -298,6 +300,7 @@ typedef struct {
     Annotate__V1__TrainExample **ptrs;
     Annotate__V1__Item **items;
     size_t n, cap, bytes, max_bytes;
+    bool validation_only;       /* a refit order: only validation-sample items */
     char *last;
 } page_t;
 
@@ -308,6 +311,11 @@ s_on_training (void *arg, const char *id, size_t id_len, const char *label, size
     page_t *p = arg;
     if (p->n >= p->cap || p->bytes + item_len + label_len + 64 > p->max_bytes)
         return false;
+    if (p->validation_only && !validation) {
+        free (p->last);     /* skipped, but paging goes on after it */
+        p->last = strndup (id, id_len);
+        return true;
+    }
     Annotate__V1__Item *it = annotate__v1__item__unpack (NULL, item_len, item);
     free (p->last);
     p->last = strndup (id, id_len);
@@ -337,7 +345,9 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
     data.order = pull ? pull->order : 0;
     size_t alen = pull && pull->after_id ? strlen (pull->after_id) : 0;
     const char *bad = NULL;     /* data.error starts as protobuf-c's "" */
-    if (!pull || !e->order.id || pull->order != e->order.id || strcmp (w->name, e->order.worker) != 0)
+    bool refit = pull && engine_is_refit (e, pull->order, w);
+    if (!pull || (!refit && (!e->order.id || pull->order != e->order.id
+                             || strcmp (w->name, e->order.worker) != 0)))
         bad = "no such retrain order";
     else if (alen > STORE_MAX_ID_BYTES || !utf8_valid (pull->after_id, alen))
         bad = "after_id: not an item id";
@@ -348,7 +358,7 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
         return;
     }
     size_t want = pull->max_items && pull->max_items < TRAIN_PAGE_MAX ? pull->max_items : TRAIN_PAGE_MAX;
-    page_t p = { .cap = want, .max_bytes = e->max_message_bytes / 2 };
+    page_t p = { .cap = want, .max_bytes = e->max_message_bytes / 2, .validation_only = refit };
     p.ex = calloc (want, sizeof *p.ex);
     p.ptrs = calloc (want, sizeof *p.ptrs);
     p.items = calloc (want, sizeof *p.items);
@@ -439,6 +449,10 @@ engine_on_model_upload (engine_t *e, worker_t *w, wire_msg_t *msg)
 {
     Annotate__V1__ModelUpload *up = WIRE_BODY (msg, Annotate__V1__ModelUpload,
                                                ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD);
+    if (up && engine_is_refit (e, up->order, w)) {
+        engine_on_refit_upload (e, up);
+        return;
+    }
     if (!up || !e->order.id || up->order != e->order.id || strcmp (w->name, e->order.worker) != 0)
         return;
     if (up->error && *up->error) {
@@ -584,6 +598,7 @@ engine_learning_init (engine_t *e)
     e->current_model = st.current_model;
     e->latest_model = st.models;
     e->human_at_order = st.human_labels;
+    e->sample_at_fit = engine_validation_answers (e);
     e->cold_start_tried = st.models > 0;
 }
 
@@ -591,6 +606,7 @@ void
 engine_learning_fini (engine_t *e)
 {
     s_order_clear (e);
+    engine_refit_clear (e);
     free (e->sweep_after);
     e->sweep_after = NULL;
 }

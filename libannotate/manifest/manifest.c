@@ -179,7 +179,7 @@ static const char *const al_keys[]
         "validation_rate", "validation_max", "confidence_z",  "min_support",
         "auto_accept",  "lease_s",         "cold_start",    "diversity_max_sim",
         "enabled",      "seed",            "validation_share", "threshold_rule",
-        "target_scope" };
+        "target_scope", "refit_every" };
 #define N_AL_KEYS (sizeof al_keys / sizeof al_keys[0])
 static const char *const cold_starts[] = { "random", "stratified" };
 static const char *const threshold_rules[] = { "pooled", "per_class" };
@@ -222,7 +222,8 @@ al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char 
     case 13: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_seed);
     case 14: return mget_double (p, v, path, 0.0, 1.0, false, &m->al_validation_share);
     case 15: return al_choice (p, v, path, "threshold_rule", threshold_rules, 2, &m->al_threshold_rule);
-    default: return al_choice (p, v, path, "target_scope", target_scopes, 2, &m->al_target_scope);
+    case 16: return al_choice (p, v, path, "target_scope", target_scopes, 2, &m->al_target_scope);
+    default: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->al_refit_every);
     }
 }
 
@@ -441,6 +442,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_cold_start = strdup ("random");
     m->al_threshold_rule = strdup ("pooled");
     m->al_target_scope = strdup ("labels");
+    m->al_refit_every = 20;
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");
     m->cluster_bind = strdup ("tcp://127.0.0.1:7401");

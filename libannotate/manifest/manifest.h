@@ -114,6 +114,9 @@ typedef struct {
     double al_confidence_z;     /* active_learning.confidence_z, default 1.645 (95% one-sided) */
     uint32_t al_min_support;    /* active_learning.min_support, default 5 (per class) */
     char *al_threshold_rule;    /* active_learning.threshold_rule: "pooled" (default) or "per_class" */
+    uint64_t al_refit_every;    /* active_learning.refit_every new validation answers, the current
+                                   model's thresholds are refitted by an active_learning actor;
+                                   default 20, 0: only at retrains */
     char *al_target_scope;      /* active_learning.target_scope: "labels" (default: the auto-accepted
                                    labels meet the target) or "dataset" (people's and auto labels together) */
     bool al_auto_accept;        /* active_learning.auto_accept, default true */

@@ -266,6 +266,13 @@ store_status_t store_txn_put_model (store_t *self, MDB_txn *txn, const uint8_t *
                                     Annotate__V1__ModelInfo *info, bool make_current,
                                     int64_t now_ms, uint64_t *version);
 
+/*  Replaces a stored version's auto-accept thresholds and validation-
+    sample figures (thresholds, n_validation_sample, sample_*,
+    target_accuracy, threshold_rule, accept_*) with info's; the routing
+    picks them up in the next label transaction. STORE_NOT_FOUND if the
+    version is absent.  */
+store_status_t store_txn_set_thresholds (store_t *self, MDB_txn *txn, uint64_t version,
+                                         const Annotate__V1__ModelInfo *info);
 /*  Makes a stored version current (rollback); STORE_NOT_FOUND if absent.  */
 store_status_t store_txn_set_current_model (store_t *self, MDB_txn *txn, uint64_t version);
 

@@ -15,6 +15,7 @@ struct store {
     MDB_dbi models, model_info, training, taxonomy, review;
     struct {                    /* the current model's auto-accept thresholds (writer only) */
         uint64_t version;
+        uint64_t gen;           /* meta th_gen when loaded: refits bump it */
         size_t n;
         char **labels;
         float *value;

@@ -205,8 +205,52 @@ void
 store_review_refresh (store_t *self, MDB_txn *txn)
 {
     uint64_t current = store_meta_u64 (self, txn, "current_model");
-    if (current != self->th.version || !self->th.labels)
+    uint64_t gen = store_meta_u64 (self, txn, "th_gen");
+    if (current != self->th.version || gen != self->th.gen || !self->th.labels) {
         thresholds_load (self, txn, current);
+        self->th.gen = gen;
+    }
+}
+
+store_status_t
+store_txn_set_thresholds (store_t *self, MDB_txn *txn, uint64_t version,
+                          const Annotate__V1__ModelInfo *fit)
+{
+    uint8_t kb[8];
+    be64_put (kb, version);
+    MDB_val key = { 8, kb }, val;
+    if (version == 0 || !fit || mdb_get (txn, self->model_info, &key, &val) != 0)
+        return STORE_NOT_FOUND;
+    Annotate__V1__ModelInfo *info
+        = annotate__v1__model_info__unpack (NULL, val.mv_size, val.mv_data);
+    if (!info)
+        return STORE_IO;
+    /*  fit's fields are borrowed for the repack, the stored ones are put
+        back before the unpacked message is freed  */
+    Annotate__V1__ModelInfo saved = *info;
+    info->thresholds = fit->thresholds;
+    info->n_thresholds = fit->n_thresholds;
+    info->n_validation_sample = fit->n_validation_sample;
+    info->sample_accuracy = fit->sample_accuracy;
+    info->sample_lower = fit->sample_lower;
+    info->sample_upper = fit->sample_upper;
+    info->target_accuracy = fit->target_accuracy;
+    info->threshold_rule = fit->threshold_rule;
+    info->accept_accuracy = fit->accept_accuracy;
+    info->accept_lower = fit->accept_lower;
+    info->accept_upper = fit->accept_upper;
+    info->accept_sample = fit->accept_sample;
+    MDB_val out = { protobuf_c_message_get_packed_size (&info->base), NULL };
+    int rc = mdb_put (txn, self->model_info, &key, &out, MDB_RESERVE);
+    if (!rc)
+        protobuf_c_message_pack (&info->base, out.mv_data);
+    info->thresholds = saved.thresholds;
+    info->n_thresholds = saved.n_thresholds;
+    info->threshold_rule = saved.threshold_rule;
+    protobuf_c_message_free_unpacked (&info->base, NULL);
+    if (!rc)
+        rc = store_count_add (self, txn, "th_gen", 1);
+    return rc == 0 ? STORE_OK : rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO;
 }
 
 static float

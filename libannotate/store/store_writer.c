@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -97,6 +98,12 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
                                                 r->make_current, now, &r->model_version);
         if (s != STORE_OK)
             err_set (r->err, sizeof r->err, "store: cannot save the model");
+        return s;
+    }
+    case STORE_REQ_THRESHOLDS: {
+        store_status_t s = store_txn_set_thresholds (w->store, txn, r->model_version, r->info);
+        if (s != STORE_OK)
+            err_set (r->err, sizeof r->err, "store: no model version %" PRIu64, r->model_version);
         return s;
     }
     case STORE_REQ_SET_MODEL: {

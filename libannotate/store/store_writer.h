@@ -35,7 +35,8 @@ typedef enum {
     STORE_REQ_SYNC = 4,         /* no-op; answered after everything before it committed */
     STORE_REQ_HUMAN_LABEL = 5,  /* a person's label for one item */
     STORE_REQ_MODEL = 6,        /* store a trained model version */
-    STORE_REQ_SET_MODEL = 7     /* make a stored version current (rollback) */
+    STORE_REQ_SET_MODEL = 7,    /* make a stored version current (rollback) */
+    STORE_REQ_THRESHOLDS = 8    /* refitted auto-accept thresholds of a stored version */
 } store_req_type_t;
 
 typedef struct {
@@ -52,9 +53,10 @@ typedef struct {
     const char *id, *label, *annotator; /* HUMAN_LABEL */
     const uint8_t *blob;                /* MODEL */
     size_t blob_len;
-    Annotate__V1__ModelInfo *info;      /* MODEL: version and created_ms are filled in */
+    Annotate__V1__ModelInfo *info;      /* MODEL: version and created_ms are filled in;
+                                           THRESHOLDS: the refit (thresholds and sample fields) */
     bool make_current;                  /* MODEL */
-    uint64_t model_version;             /* SET_MODEL in; MODEL out */
+    uint64_t model_version;             /* SET_MODEL, THRESHOLDS in; MODEL out */
     void *user;                         /* caller's cookie, untouched */
     /* out: */
     store_status_t status;

@@ -10,13 +10,15 @@
 #   3. a SIMULATED reviewer (deploy/simulated_reviewer.py, gRPC from
 #      Python) answers the queue from the dataset's truth: models are
 #      trained, machine labels are routed, and whatever the cluster
-#      auto-accepts must measure at least the lower bound it claimed;
+#      auto-accepts must measure at least the lower bound it claimed; the
+#      active_learning actor refits thresholds between retrains;
 #   4. a restart with a non-empty queue keeps the queue, and leasing goes on.
 . "$(dirname "$0")/lib.sh"
 need_binaries
 
 sed -e 's/^\( *min_train:\).*/\1 30/' -e 's/^\( *retrain_after:\).*/\1 40/' \
     -e 's/^\( *lease_s:\).*/\1 30/' "$SRC/deploy/loop.yaml" >"$T/loop.yaml"
+printf '  refit_every: 5\n' >>"$T/loop.yaml"   # active_learning is the last section
 grep -q '^ *min_train: 30' "$T/loop.yaml" || fail "could not derive the test manifest"
 
 start_coordinator --manifest "$T/loop.yaml"
@@ -87,6 +89,11 @@ if [ "$n_auto" -gt 0 ]; then
 else
     say "nothing auto-accepted at this sample size (the bound did not allow it)"
 fi
+
+# between retrains, an active_learning actor refits the current model's
+# thresholds as the validation sample grows (cluster_refit.c)
+grep -q 'thresholds refitted on' "${LOGS[coordinator]}" \
+    || { grep -i refit "${LOGS[coordinator]}" >&2; fail "no threshold refit by the active_learning actor"; }
 
 # ---- restart with a non-empty queue -------------------------------------------------
 depth=$(stat '.queue_depth // 0 | tonumber')
