@@ -538,8 +538,9 @@ s_on_sweep_item (void *arg, const char *id, size_t id_len, const item_state_t *s
                  const uint8_t *label, size_t label_len, const uint8_t *item, size_t item_len)
 {
     sweep_t *s = arg;
-    if (st->ticket || (st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
-                       && st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL))
+    if (st->ticket || (st->flags & ITEM_FLAG_DUPLICATE)
+        || (st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
+            && st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL))
         return true;
     if (st->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL && label) {
         Annotate__V1__Label *l = annotate__v1__label__unpack (NULL, label_len, label);

@@ -156,6 +156,7 @@ control_policy_new (const manifest_t *m)
     p.al_validation_rate = m->al_validation_rate;
     p.al_validation_max = m->al_validation_max;
     p.al_seed = m->al_seed;
+    p.dedup = m->dedup;
     p.labels = calloc (m->n_labels + 1, sizeof (char *));
     for (size_t i = 0; i < m->n_labels; i++)
         p.labels[i] = m->labels[i].name;

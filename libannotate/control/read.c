@@ -73,6 +73,11 @@ handle_get_item (handler_ctx_t *h)
                  : -1;
     if (rc == 0 && !req->no_history)
         store_item_history (store, txn, req->id, strlen (req->id), collect_event, &ev);
+    char canon[STORE_MAX_ID_BYTES + 1] = "";
+    if (rc == 0)
+        store_dedup_info (store, txn, req->id, strlen (req->id), canon, sizeof canon,
+                          &resp.duplicates);
+    resp.duplicate_of = canon;
     store_read_end (store, txn);
     if (rc == MDB_NOTFOUND)
         call_fail (&h->call, GRPC_STATUS_NOT_FOUND, "item \"%.256s\" not found", req->id);

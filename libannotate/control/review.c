@@ -241,6 +241,7 @@ s_stats_from_store (handler_ctx_t *h, Annotate__V1__StatsResponse *resp,
     resp->queue_validation = rs.queue[ANNOTATE__V1__REVIEW_REASON__REASON_VALIDATION];
     resp->queue_cold_start = rs.queue[ANNOTATE__V1__REVIEW_REASON__REASON_COLD_START];
     resp->reviews = rs.human_labels;
+    resp->duplicates = rs.duplicates;
     resp->validation_labels = rs.validation_labels;
     resp->human_agreement = rs.human_labels ? (double) rs.reviews_agreed / (double) rs.human_labels
                                             : 0;

@@ -104,7 +104,7 @@ coordinator_field (mparse_t *p, void *target, size_t field, const ynode_t *v, co
     }
 }
 
-static const char *const items_keys[] = { "vector_dim", "max_text_bytes", "max_meta_bytes" };
+static const char *const items_keys[] = { "vector_dim", "max_text_bytes", "max_meta_bytes", "dedup" };
 
 static int
 items_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char *path)
@@ -114,7 +114,9 @@ items_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const ch
         return mget_u32 (p, v, path, 0, MANIFEST_MAX_VECTOR_DIM, &m->vector_dim);
     if (field == 1)
         return mget_u32 (p, v, path, 1, 1024 * MIB, &m->max_text_bytes);
-    return mget_u32 (p, v, path, 0, 1024 * MIB, &m->max_meta_bytes);
+    if (field == 2)
+        return mget_u32 (p, v, path, 0, 1024 * MIB, &m->max_meta_bytes);
+    return mget_bool (p, v, path, &m->dedup);
 }
 
 static const char *const model_keys[] = {
@@ -388,7 +390,7 @@ root_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const cha
     case 1:
         return mwalk_map (p, v, path, true, coordinator_keys, 12, coordinator_field, NULL, &seen);
     case 2:
-        return mwalk_map (p, v, path, true, items_keys, 3, items_field, NULL, &seen);
+        return mwalk_map (p, v, path, true, items_keys, 4, items_field, NULL, &seen);
     case 3:
         return mwalk_map (p, v, path, true, taxonomy_keys, 2, taxonomy_field, NULL, &seen);
     case 4:
@@ -414,6 +416,7 @@ set_defaults (manifest_t *m, const char *source_name)
     m->max_watchers = 16;
     m->vector_dim = 0;
     m->max_text_bytes = 65536;
+    m->dedup = true;
     m->max_meta_bytes = 16384;
     m->model_hash_bits = 18;
     m->model_ngram_max = 2;

@@ -76,6 +76,7 @@ typedef struct {
     uint32_t vector_dim;        /* items.vector_dim, default 0 (no vectors); 0..MANIFEST_MAX_VECTOR_DIM */
     uint32_t max_text_bytes;    /* items.max_text_bytes, default 65536 */
     uint32_t max_meta_bytes;    /* items.max_meta_bytes, default 16384 */
+    bool dedup;                 /* items.dedup, default true: exact duplicates share one label */
 
     /* taxonomy: */
     char *taxonomy_description; /* taxonomy.description, may be NULL */

@@ -44,6 +44,8 @@ open_dbis (store_t *self, char *err, size_t errlen)
         { "meta", 0, &self->meta },           { "models", 0, &self->models },
         { "model_info", 0, &self->model_info }, { "training", 0, &self->training },
         { "taxonomy", 0, &self->taxonomy }, { "review", 0, &self->review },
+        { "dup_hash", 0, &self->dup_hash },
+        { "dup_members", MDB_DUPSORT, &self->dup_members },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open (txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -106,7 +108,7 @@ store_open (const store_config_t *config, char *err, size_t errlen)
 
     int rc = mdb_env_create (&self->env);
     if (!rc)
-        rc = mdb_env_set_maxdbs (self->env, 16);
+        rc = mdb_env_set_maxdbs (self->env, 32);
     if (!rc)
         rc = mdb_env_set_maxreaders (self->env, 512);
     if (!rc)

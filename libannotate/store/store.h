@@ -13,6 +13,8 @@
       training  id -> label name: items whose current label is human or gold
       review    be32 priority key + id -> nothing: the review queue, most
                 informative first (store_review.c)
+      dup_hash  xxh3-128 of normalised content -> canonical item id
+      dup_members canonical id -> duplicate ids (dupsort) (store_dedup.c)
       taxonomy  label name -> be32 stable id (never reused, never renumbered)
       meta      "schema", "last_ticket", "current_model", "human_labels" -> be64
 
@@ -74,6 +76,7 @@ typedef struct {
 } item_state_t;
 
 #define ITEM_FLAG_VALIDATION 1u  /* drawn into the random validation sample */
+#define ITEM_FLAG_DUPLICATE  2u  /* an exact duplicate: shares its canonical item's label */
 
 typedef struct {
     uint64_t items;             /* entries in `items` */
@@ -182,9 +185,15 @@ typedef struct {
     uint64_t validation_sampled;/* items ever drawn into the validation sample */
     uint64_t reviews_agreed;    /* human labels equal to the machine label they replaced */
     uint64_t human_labels;
+    uint64_t duplicates;        /* items ingested as exact duplicates */
 } store_review_stats_t;
 
 void store_review_stats (store_t *self, MDB_txn *txn, store_review_stats_t *out);
+
+/*  The canonical item of a duplicate (canon empty when id is none) and the
+    number of duplicates of a canonical item.  */
+void store_dedup_info (store_t *self, MDB_txn *txn, const char *id, size_t id_len, char *canon,
+                       size_t canon_len, uint64_t *members);
 
 /*  Auto-accepted labels of one class (by label name), for the expected
     accuracy of the auto-accepted set.  */
@@ -220,6 +229,7 @@ typedef struct {
     double al_validation_rate;  /* share of machine-labelled items sampled */
     uint64_t al_validation_max; /* stop sampling after this many; 0: never stop */
     uint64_t al_seed;           /* of the sample draw and the cold-start order */
+    bool dedup;                 /* exact duplicates share their canonical item's label */
 } store_policy_t;
 
 typedef struct {

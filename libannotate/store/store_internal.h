@@ -12,7 +12,7 @@
 struct store {
     MDB_env *env;
     MDB_dbi items, labels, state, history, item_seq, pending, manifests, meta;
-    MDB_dbi models, model_info, training, taxonomy, review;
+    MDB_dbi models, model_info, training, taxonomy, review, dup_hash, dup_members;
     struct {                    /* the current model's auto-accept thresholds (writer only) */
         uint64_t version;
         uint64_t gen;           /* meta th_gen when loaded: refits bump it */
@@ -31,6 +31,20 @@ uint64_t store_meta_u64 (store_t *self, MDB_txn *txn, const char *name);
 int store_put_meta_u64 (store_t *self, MDB_txn *txn, const char *name, uint64_t v);
 int store_get_state (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
                      item_state_t *state);
+
+/* store_txn.c */
+int store_append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
+                        const Annotate__V1__Label *label, item_state_t *st);
+int store_put_state (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st);
+
+/* store_dedup.c */
+int store_dedup_ingest (store_t *self, MDB_txn *txn, const Annotate__V1__Item *it,
+                        item_state_t *st, int64_t now_ms, uint64_t *last_seq, bool *duplicate);
+/*  Copies a canonical item's new label to its duplicates.  */
+int store_dedup_follow (store_t *self, MDB_txn *txn, const char *canon,
+                        const Annotate__V1__Label *label, int64_t now_ms, uint64_t *last_seq);
+int store_dedup_forget (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                        uint64_t *last_ticket);
 
 /* store_review.c */
 int store_count_add (store_t *self, MDB_txn *txn, const char *name, int64_t delta);

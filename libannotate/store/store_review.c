@@ -406,6 +406,7 @@ store_review_stats (store_t *self, MDB_txn *txn, store_review_stats_t *out)
     out->validation_sampled = store_meta_u64 (self, txn, "val_sampled");
     out->reviews_agreed = store_meta_u64 (self, txn, "agreed");
     out->human_labels = store_meta_u64 (self, txn, "human_labels");
+    out->duplicates = store_meta_u64 (self, txn, "dups");
 }
 
 uint64_t

@@ -132,8 +132,8 @@ status_for_source (Annotate__V1__LabelSource source)
     }
 }
 
-static int
-put_state (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st)
+int
+store_put_state (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st)
 {
     MDB_val val = { sizeof *st, (void *) st };
     return mdb_put (txn, self->state, key, &val, 0);
@@ -156,9 +156,9 @@ update_training (store_t *self, MDB_txn *txn, MDB_val *key, const Annotate__V1__
 }
 
 /*  Appends one history event and makes it the item's current label.  */
-static int
-append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
-              const Annotate__V1__Label *label, item_state_t *st)
+int
+store_append_event (store_t *self, MDB_txn *txn, uint64_t seq, const char *id,
+                    const Annotate__V1__Label *label, item_state_t *st)
 {
     Annotate__V1__LabelEvent ev = ANNOTATE__V1__LABEL_EVENT__INIT;
     ev.seq = seq;
@@ -236,8 +236,9 @@ check_items (const store_policy_t *policy, Annotate__V1__Item *const *items, siz
 /*  Writes one new or replacing item: the record, then either its gold label
     or a pending ticket.  */
 static int
-write_item (store_t *self, MDB_txn *txn, Annotate__V1__Item *it, const uint8_t hash[16],
-            int64_t now_ms, uint64_t *last_seq, uint64_t *last_ticket, item_state_t *st)
+write_item (store_t *self, MDB_txn *txn, const store_policy_t *policy, Annotate__V1__Item *it,
+            const uint8_t hash[16], int64_t now_ms, uint64_t *last_seq, uint64_t *last_ticket,
+            item_state_t *st)
 {
     MDB_val key = { strlen (it->id), it->id };
     /* the stored record carries the hash and time; the caller's item is
@@ -259,18 +260,23 @@ write_item (store_t *self, MDB_txn *txn, Annotate__V1__Item *it, const uint8_t h
         gold.source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_GOLD;
         gold.time_ms = now_ms;
         gold.annotator = "ingest";
-        rc = append_event (self, txn, ++*last_seq, it->id, &gold, st);
+        rc = store_append_event (self, txn, ++*last_seq, it->id, &gold, st);
     }
     else {
-        uint8_t kb[8];
-        be64_put (kb, ++*last_ticket);
-        MDB_val tkey = { 8, kb };
-        rc = mdb_put (txn, self->pending, &tkey, &key, MDB_APPEND);
-        st->ticket = *last_ticket;
-        st->status = ANNOTATE__V1__ITEM_STATUS__STATUS_PENDING;
+        bool duplicate = false;
+        if (policy->dedup)
+            rc = store_dedup_ingest (self, txn, it, st, now_ms, last_seq, &duplicate);
+        if (!rc && !duplicate) {
+            uint8_t kb[8];
+            be64_put (kb, ++*last_ticket);
+            MDB_val tkey = { 8, kb };
+            rc = mdb_put (txn, self->pending, &tkey, &key, MDB_APPEND);
+            st->ticket = *last_ticket;
+            st->status = ANNOTATE__V1__ITEM_STATUS__STATUS_PENDING;
+        }
     }
     if (!rc)
-        rc = put_state (self, txn, &key, st);
+        rc = store_put_state (self, txn, &key, st);
     return rc;
 }
 
@@ -278,9 +284,12 @@ write_item (store_t *self, MDB_txn *txn, Annotate__V1__Item *it, const uint8_t h
     conflict unless replace is set. Replacing drops the pending ticket and
     the current label (history keeps every past event).  */
 static int
-replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
+replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st,
+                 uint64_t *last_ticket)
 {
     int rc = drop_ticket (self, txn, st);
+    if (!rc)
+        rc = store_dedup_forget (self, txn, key->mv_data, key->mv_size, last_ticket);
     if (!rc)
         rc = del_if_present (txn, self->labels, key);
     if (!rc)
@@ -289,7 +298,7 @@ replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st)
         rc = store_review_dequeue (self, txn, key->mv_data, key->mv_size, st);
     if (!rc)
         rc = store_count_source (self, txn, st->source, 0);
-    st->flags = 0;      /* new content: a new draw for the validation sample */
+    st->flags = 0;      /* new content: a new sample draw, a new duplicate check */
     st->source = 0;
     st->label_seq = 0;  /* no current label any more (history keeps it) */
     return rc;
@@ -328,7 +337,7 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
                          i, it->id);
                 return STORE_CONFLICT;
             }
-            rc = replace_prepare (self, txn, &key, &st);
+            rc = replace_prepare (self, txn, &key, &st, &last_ticket);
             res->replaced++;
         }
         else if (rc == MDB_NOTFOUND) {
@@ -337,7 +346,7 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
             res->accepted++;
         }
         if (!rc)
-            rc = write_item (self, txn, it, hash, now_ms, &last_seq, &last_ticket, &st);
+            rc = write_item (self, txn, policy, it, hash, now_ms, &last_seq, &last_ticket, &st);
         if (rc)
             return lmdb_status (rc, err, errlen, "writing items");
     }
@@ -367,7 +376,8 @@ static bool
 reannotation_applies (store_t *self, MDB_txn *txn, MDB_val *key, const item_state_t *st,
                       const Annotate__V1__Label *l)
 {
-    if (l->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL || l->model_version == 0)
+    if (l->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL || l->model_version == 0
+        || (st->flags & ITEM_FLAG_DUPLICATE))
         return false;
     if (st->source == 0 || st->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE)
         return st->ticket == 0;
@@ -410,11 +420,13 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_policy_t *policy,
         copy.reason = ANNOTATE__V1__REVIEW_REASON__REASON_UNSPECIFIED;
         int rc = store_review_route (self, txn, policy, l->id, id_len, &st, &copy);
         if (!rc)
-            rc = append_event (self, txn, ++last_seq, l->id, &copy, &st);
+            rc = store_append_event (self, txn, ++last_seq, l->id, &copy, &st);
+        if (!rc)
+            rc = store_dedup_follow (self, txn, l->id, &copy, now_ms, &last_seq);
         if (!rc)
             rc = drop_ticket (self, txn, &st);
         if (!rc)
-            rc = put_state (self, txn, &key, &st);
+            rc = store_put_state (self, txn, &key, &st);
         if (rc)
             return lmdb_status (rc, err, errlen, "writing labels");
         ++*applied;
@@ -452,13 +464,16 @@ store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy
     *seq = store_last_key (txn, self->history) + 1;
     int rc = store_review_human (self, txn, id, id_len, &st, &human);
     if (!rc)
-        rc = append_event (self, txn, *seq, id, &human, &st);
+        rc = store_append_event (self, txn, *seq, id, &human, &st);
+    uint64_t last = *seq;
+    if (!rc)
+        rc = store_dedup_follow (self, txn, id, &human, now_ms, &last);
     /* a person answered first: a queued annotation is no longer needed */
     if (!rc)
         rc = drop_ticket (self, txn, &st);
     MDB_val key = { id_len, (void *) id };
     if (!rc)
-        rc = put_state (self, txn, &key, &st);
+        rc = store_put_state (self, txn, &key, &st);
     if (!rc)
         rc = store_put_meta_u64 (self, txn, "human_labels",
                                  store_meta_u64 (self, txn, "human_labels") + 1);

@@ -41,7 +41,11 @@ eq "$(sfield '.items | tonumber')" "$N" "status.items"
 eq "$(sfield '.labelled | tonumber')" "$N" "status.labelled"
 eq "$(sfield '.last_seq | tonumber')" "$N" "status.last_seq"
 eq "$(sfield '[.workers[] | select(.state == "alive") | .name] | sort | join(",")')" "$W" "alive workers"
-eq "$(sfield '[.workers[].items_done | tonumber] | add')" "$N" "sum of workers' items_done"
+# the 6 copies of each image are exact duplicates: only the first of each
+# goes to an annotation actor, the others share its label (items.dedup)
+eq "$(sfield '[.workers[].items_done | tonumber] | add')" 1797 "sum of workers' items_done (distinct items)"
+expect_rc 0 ctl -o json stats
+eq "$(jq -r '.duplicates // 0 | tonumber' "$T/out")" $((N - 1797)) "stats: duplicates labelled for free"
 eq "$(sfield '.vector_dim')" 64 "status.vector_dim"
 
 say "get"
@@ -113,16 +117,19 @@ expect_rc 5 ctl -o json ingest "$T/changed.jsonl" --no-progress
 expect_in "$T/err" "ALREADY_EXISTS|already exists" "changed item without --replace"
 expect_rc 0 ctl -o json ingest "$T/changed.jsonl" --replace --no-progress
 eq "$(jq -r '.replaced' "$T/out")" 1 "--replace: replaced"
-wait_idle 30 $((N + 1))
-eq "$(sfield '.last_seq | tonumber')" $((N + 1)) "last_seq after a replace"
+# the replaced item had 5 exact duplicates (its -r1..-r5 copies): they are
+# theirs alone now, and go to annotation like any item: 1 + 5 new events
+wait_idle 30 $((N + 6))
+eq "$(sfield '.last_seq | tonumber')" $((N + 6)) "last_seq after a replace"
 expect_rc 0 ctl -o json watch --after "$N" --idle-timeout 2
-eq "$(jq -r '.id' "$T/out")" "$CID" "the one new event"
+eq "$(jq -r '.id' "$T/out" | sort | tr '\n' ' ')" "$CID $CID-r1 $CID-r2 $CID-r3 $CID-r4 $CID-r5 " \
+    "the new events: the replaced item and its former copies"
 expect_rc 0 ctl -o json get "$CID"
 eq "$(jq -r '.history | length' "$T/out")" 2 "history of a replaced item"
 eq "$(jq -r '.item.vector[0]' "$T/out")" "$(jq -r '.vector[0]' "$T/changed.jsonl")" "replaced vector"
 
 # ---- kill -9 in the middle of an ingest ---------------------------------------
-L1=$((N + 1))
+L1=$((N + 6))
 sed 's/"id":"digit-/"id":"second-/' "$T/digits.jsonl" >"$T/second.jsonl"
 say "kill -9 the coordinator mid-ingest"
 ctl -o json ingest "$T/second.jsonl" --batch 20 --no-progress >"$T/ingest2.out" 2>"$T/ingest2.err" &
@@ -157,12 +164,14 @@ eq "$(jq -r '.unchanged' "$T/out")" $((stored - N)) "re-run: unchanged = the ite
 if [ -n "$acked" ] && [ "$acked" != null ]; then
     [ "$(jq -r '.unchanged // 0' "$T/out")" -ge "$acked" ] || fail "re-run: fewer unchanged than acknowledged before the kill ($acked)"
 fi
-wait_idle $((90 * SLOW)) $((2 * N + 1))
+wait_idle $((90 * SLOW)) $((2 * N + 6))
 status_json
 eq "$(sfield '.items | tonumber')" $((2 * N)) "items after both files"
-eq "$(sfield '.last_seq | tonumber')" $((2 * N + 1)) "last_seq after both files"
-expect_rc 0 ctl -o json watch --after 0 --count $((2 * N + 1)) --idle-timeout 10
-$CHECK "$T/out" --items "$T/digits.jsonl" --items "$T/second.jsonl" --count "$CID=2" --source none --workers $W \
+eq "$(sfield '.last_seq | tonumber')" $((2 * N + 6)) "last_seq after both files"
+expect_rc 0 ctl -o json watch --after 0 --count $((2 * N + 6)) --idle-timeout 10
+$CHECK "$T/out" --items "$T/digits.jsonl" --items "$T/second.jsonl" --count "$CID=2" \
+    --count "$CID-r1=2" --count "$CID-r2=2" --count "$CID-r3=2" --count "$CID-r4=2" --count "$CID-r5=2" \
+    --source none --workers $W \
     || fail "event log after kill -9 and re-ingest"
 expect_rc 0 ctl -o json ls --all --status pending
 eq "$(jq '.items | length' "$T/out")" 0 "pending items at the end"
