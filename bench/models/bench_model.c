@@ -14,8 +14,10 @@
     scikit-learn gets) with liblinear's primal (L2R_LR) and dual
     (L2R_LR_DUAL) solvers REPEAT times each, measures test accuracy, then
     once more on 90% of TRAIN calibrated on the other 10% for the ECE on
-    TEST; then per-item latency (features + model_predict) one at a time
-    and in batches of 256, and model_predict alone with feature-major
+    TEST; then per-item latency, features included, one at a time and in
+    batches of 256: model_predict_items on the raw items (the annotation
+    path), and features_extract + model_predict / model_predict_batch;
+    and model_predict alone with feature-major
     weights (the library's layout) against a class-major loop. With
     SVM_PREFIX it also writes our features as SVM_PREFIX-{train,test}.svm
     so scikit-learn can be trained on exactly them.
@@ -24,7 +26,8 @@
     resident-size delta of loading one.
 
     `embed` times scoring of fully dense DIM-value items (embeddings) by
-    the per-item loop and by sgemm (model_predict_batch's two paths).
+    the per-item loop, sgemm and the class-major dense kernel
+    (model_predict_batch's three paths).
 
     Environment: BENCH_SOLVERS=lbfgs trains only the solvers whose name
     contains it ("L2R_LR", "L2R_LR_DUAL", "lbfgs multinomial");
@@ -319,10 +322,41 @@ bench_calibration (const char *name, const set_t *train, const set_t *test)
     free (cal);
 }
 
-/*  Features + scoring per item, timed over the whole test set. Batch 1:
-    features_extract + model_predict one at a time; larger batches:
-    features_extract of each item of the batch into its own vector, then
-    one model_predict_batch.  */
+/*  Features + scoring per item, timed over the whole test set, the way
+    the annotation path does it: model_predict_items on `batch` raw items
+    at a time (text and vector as loaded; it extracts the features
+    itself), the text part's sparse vector reused between calls.  */
+static double
+items_us (const model_t *m, const set_t *test, size_t n, size_t batch)
+{
+    model_item_t *its = malloc (n * sizeof *its);
+    for (size_t i = 0; i < n; i++)
+        its[i] = (model_item_t) { test->items[i].text, test->items[i].text_len,
+                                  test->items[i].vec, test->items[i].n_vec };
+    sparse_vec_t scratch;
+    sparse_vec_init (&scratch);
+    float *p = malloc (BATCH * MAX_LABELS * sizeof *p);
+    size_t am[BATCH];
+    char err[256];
+    volatile size_t sink = 0;
+    double total = 0;
+    for (size_t b = 0; b < n; b += batch) {
+        size_t len = b + batch < n ? batch : n - b;
+        double t0 = now_s ();
+        if (model_predict_items (m, its + b, len, p, am, &scratch, err, sizeof err) != len)
+            die (err);
+        sink += am[0];
+        total += now_s () - t0;
+    }
+    sparse_vec_free (&scratch);
+    free (p), free (its);
+    (void) sink;
+    return total / (double) n * 1e6;
+}
+
+/*  The same through the sparse API: batch 1, features_extract +
+    model_predict one at a time; larger batches, features_extract of each
+    item of the batch into its own vector, then one model_predict_batch.  */
 static double
 latency_us (const model_t *m, const set_t *test, size_t n, size_t batch)
 {
@@ -357,7 +391,8 @@ latency_us (const model_t *m, const set_t *test, size_t n, size_t batch)
 }
 
 /*  Scoring alone (features precomputed) in batches of `batch` through
-    one path of model_predict_batch_mode: 1 the per-item loop, 2 sgemm.  */
+    one path of model_predict_batch_mode: 0 automatic, 1 the per-item
+    loop, 2 sgemm, 3 the class-major dense kernel.  */
 static double
 batch_path_us (const model_t *m, const set_t *test, size_t n, size_t batch, int mode)
 {
@@ -417,29 +452,38 @@ bench_latency (const char *name, const set_t *train, const set_t *test, int repe
     model_t *m = train_timed (L2R_LR, train, &secs);
     size_t n = test->n;
     double single[MAX_RUNS], batched[MAX_RUNS], fm[MAX_RUNS], cm[MAX_RUNS];
+    double single_sp[MAX_RUNS], batched_sp[MAX_RUNS];
     for (int r = 0; r < repeat; r++) {
-        single[r] = latency_us (m, test, n, 1);
-        batched[r] = latency_us (m, test, n, BATCH);
+        single[r] = items_us (m, test, n, 1);
+        batched[r] = items_us (m, test, n, BATCH);
+        single_sp[r] = latency_us (m, test, n, 1);
+        batched_sp[r] = latency_us (m, test, n, BATCH);
         fm[r] = predict_only_us (m, test, n);
         cm[r] = class_major_us (m, test, n);
     }
+    /*  single_us and batch256_us_per_item: model_predict_items; *_sparse:
+        features_extract + model_predict / model_predict_batch.  */
     printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"latency\",\"n\":%zu,"
             "\"blas_threads\":%d,\"single_us\":%.3f,\"batch256_us_per_item\":%.3f,"
+            "\"single_us_sparse\":%.3f,\"batch256_us_per_item_sparse\":%.3f,"
             "\"predict_only_feature_major_us\":%.3f,\"predict_only_class_major_us\":%.3f}\n",
             name, n, blas_threads, median (single, repeat), median (batched, repeat),
-            median (fm, repeat), median (cm, repeat));
+            median (single_sp, repeat), median (batched_sp, repeat), median (fm, repeat),
+            median (cm, repeat));
     /*  Loop against sgemm by batch size, scoring only: where
         model_predict_batch's BLAS_MIN_BATCH comes from.  */
     const size_t sizes[] = { 1, 2, 4, 8, 16, 32, 64, 256 };
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        double lo[MAX_RUNS], bl[MAX_RUNS];
+        double lo[MAX_RUNS], bl[MAX_RUNS], de[MAX_RUNS];
         for (int r = 0; r < repeat; r++) {
             lo[r] = batch_path_us (m, test, n, sizes[s], 1);
             bl[r] = batch_path_us (m, test, n, sizes[s], 2);
+            de[r] = batch_path_us (m, test, n, sizes[s], 3);
         }
         printf ("{\"side\":\"c\",\"dataset\":\"%s\",\"what\":\"batch_path\",\"batch\":%zu,"
-                "\"blas_threads\":%d,\"loop_us\":%.3f,\"sgemm_us\":%.3f}\n",
-                name, sizes[s], blas_threads, median (lo, repeat), median (bl, repeat));
+                "\"blas_threads\":%d,\"loop_us\":%.3f,\"sgemm_us\":%.3f,\"dense_us\":%.3f}\n",
+                name, sizes[s], blas_threads, median (lo, repeat), median (bl, repeat),
+                median (de, repeat));
     }
     fflush (stdout);
     model_destroy (&m);
@@ -615,15 +659,17 @@ cmd_embed (int argc, char **argv)
     openblas_set_num_threads (getenv ("BLAS_THREADS") ? atoi (getenv ("BLAS_THREADS")) : 1);
     const size_t sizes[] = { 1, 4, 16, 64, 256 };
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        double lo[3], bl[3], au[3];
+        double lo[3], bl[3], au[3], de[3];
         for (int r = 0; r < 3; r++) {
             lo[r] = batch_path_us (m, &test, n, sizes[s], 1);
             bl[r] = batch_path_us (m, &test, n, sizes[s], 2);
             au[r] = batch_path_us (m, &test, n, sizes[s], 0);
+            de[r] = batch_path_us (m, &test, n, sizes[s], 3);
         }
         printf ("{\"side\":\"c\",\"dataset\":\"embed-%zu-%zuk\",\"what\":\"batch_path\","
-                "\"batch\":%zu,\"loop_us\":%.3f,\"sgemm_us\":%.3f,\"auto_us\":%.3f}\n",
-                dim, nk, sizes[s], median (lo, 3), median (bl, 3), median (au, 3));
+                "\"batch\":%zu,\"loop_us\":%.3f,\"sgemm_us\":%.3f,\"dense_us\":%.3f,"
+                "\"auto_us\":%.3f}\n",
+                dim, nk, sizes[s], median (lo, 3), median (bl, 3), median (de, 3), median (au, 3));
     }
     model_destroy (&m);
     for (size_t k = 0; k < nk; k++)

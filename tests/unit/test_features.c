@@ -640,6 +640,87 @@ test_dense (void **state)
     sparse_vec_free (&v);
 }
 
+/*  features_dense_factor says what features_extract multiplies the vector
+    by, and refuses what it refuses, with the same messages.  */
+static void
+test_dense_factor (void **state)
+{
+    features_config_t cfg = config (10, 2, 0);
+    cfg.vector_dim = 13;
+    float vec[13];
+    for (size_t i = 0; i < 13; i++)
+        vec[i] = (float) ((int) (i * 7 % 11) - 5) * 0.37f;   /* zeros, signs, a 4-wide tail */
+    sparse_vec_t v;
+    sparse_vec_init (&v);
+    char err[256];
+    double f = -1;
+    const float scales[] = { 1.0f, 0.0625f, 3.5f };
+    for (int norm = 0; norm < 3; norm++)
+        for (size_t s = 0; s < 3; s++) {
+            cfg.vector_norm = (vector_norm_t) norm;
+            cfg.vector_scale = scales[s];
+            assert_int_equal (features_extract (&cfg, NULL, 0, vec, 13, &v, err, sizeof err), 0);
+            assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), 0);
+            assert_true (f > 0);
+            size_t e = 0;
+            for (size_t i = 0; i < 13; i++) {
+                if (vec[i] == 0)
+                    continue;
+                assert_int_equal (v.idx[e], 1024 + i);
+                assert_float_equal (v.val[e], vec[i] * f, 1e-6 * fabs (v.val[e]));
+                e++;
+            }
+            assert_int_equal (e, v.n);
+        }
+    double ss = 0;
+    for (size_t i = 0; i < 13; i++)
+        ss += (double) vec[i] * vec[i];
+    cfg.vector_norm = VECTOR_NORM_L2;
+    cfg.vector_scale = 1;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), 0);
+    assert_float_equal (f, 1.0 / sqrt (ss), 1e-12);
+    cfg.vector_norm = VECTOR_NORM_MAX;
+    cfg.vector_scale = 1;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), 0);
+    assert_float_equal (f, 1.0 / (double) (5 * 0.37f), 1e-9);
+
+    /* an absent vector, or a zero one that would be normalised: factor 0;
+       unnormalised, a zero vector just has zero values */
+    const float zero[13] = { 0 };
+    for (int norm = 0; norm < 3; norm++) {
+        cfg.vector_norm = (vector_norm_t) norm;
+        assert_int_equal (features_dense_factor (&cfg, zero, 13, &f, err, sizeof err), 0);
+        assert_true (f == (norm == VECTOR_NORM_NONE ? 1.0 : 0.0));
+    }
+    assert_int_equal (features_dense_factor (&cfg, NULL, 0, &f, err, sizeof err), 0);
+    assert_true (f == 0);
+
+    /* the same refusals as features_extract */
+    assert_int_equal (features_dense_factor (&cfg, vec, 12, &f, err, sizeof err), -1);
+    assert_non_null (strstr (err, "expected 13"));
+    assert_int_equal (features_dense_factor (&cfg, NULL, 13, &f, err, sizeof err), -1);
+    vec[11] = NAN;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), -1);
+    assert_non_null (strstr (err, "value 11 is not finite"));
+    assert_true (f == 0);
+    vec[11] = 3e38f;
+    cfg.vector_norm = VECTOR_NORM_L2;           /* normalised first: no overflow */
+    cfg.vector_scale = 10;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), 0);
+    cfg.vector_norm = VECTOR_NORM_NONE;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), -1);
+    assert_non_null (strstr (err, "value 11 overflows"));
+    assert_int_equal (features_extract (&cfg, NULL, 0, vec, 13, &v, err, sizeof err), -1);
+    assert_non_null (strstr (err, "value 11 overflows"));
+    cfg.vector_scale = 1;                       /* at scale 1 a finite value stays finite */
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), 0);
+    assert_true (f == 1);
+    cfg.hash_bits = 3;
+    assert_int_equal (features_dense_factor (&cfg, vec, 13, &f, err, sizeof err), -1);
+    assert_non_null (strstr (err, "hash_bits"));
+    sparse_vec_free (&v);
+}
+
 static void
 test_dot (void **state)
 {
@@ -835,6 +916,7 @@ main (void)
         cmocka_unit_test (test_invalid_utf8),
         cmocka_unit_test (test_empty_text),
         cmocka_unit_test (test_dense),
+        cmocka_unit_test (test_dense_factor),
         cmocka_unit_test (test_dot),
         cmocka_unit_test (test_long_random_text),
         cmocka_unit_test (test_colliding_tokens),
