@@ -43,6 +43,19 @@ print_label (const Annotate__V1__Label *l)
     printf ("  annotator  %s\n", or_dash (l->annotator, buf[1], 512));
     printf ("  worker     %s\n", or_dash (l->worker, buf[2], 512));
     printf ("  time       %s\n", ctl_time (l->time_ms, buf[3], 64));
+    if (l->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
+        || l->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO)
+        printf ("  uncertainty %.3f\n", l->uncertainty);
+    if (l->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO)
+        printf ("  threshold  %.3f (auto-accepted)\n", l->threshold);
+    if (l->reason == ANNOTATE__V1__REVIEW_REASON__REASON_UNCERTAIN)
+        printf ("  asked      the model was unsure\n");
+    else if (l->reason == ANNOTATE__V1__REVIEW_REASON__REASON_VALIDATION)
+        printf ("  asked      validation sample\n");
+    else if (l->reason == ANNOTATE__V1__REVIEW_REASON__REASON_COLD_START)
+        printf ("  asked      cold start\n");
+    if (l->duplicate_of && *l->duplicate_of)
+        printf ("  copied from %s\n", ctl_escape (l->duplicate_of, 200, buf[1], 512));
 }
 
 static void
@@ -84,6 +97,11 @@ print_item (const Annotate__V1__GetItemResponse *r)
                                          : "-");
         printf ("ingested     %s\n", ctl_time (it->ingested_at_ms, buf, sizeof buf));
     }
+    if (r->duplicate_of && *r->duplicate_of)
+        printf ("duplicate of %s (shares its label)\n",
+                ctl_escape (r->duplicate_of, 200, buf, sizeof buf));
+    if (r->duplicates)
+        printf ("duplicates   %" PRIu64 " items share this item's label\n", r->duplicates);
     if (r->label)
         print_label (r->label);
     else

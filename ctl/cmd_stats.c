@@ -103,6 +103,8 @@ print_summary (const Annotate__V1__StatsResponse *r)
     print_budget (r);
     printf ("validation      %" PRIu64 " human answers on the validation sample\n",
             r->validation_labels);
+    printf ("duplicates      %" PRIu64 " items labelled for free (exact copies of others)\n",
+            r->duplicates);
     printf ("strategy        %s\n",
             r->strategy && *r->strategy ? ctl_escape (r->strategy, 40, strategy, sizeof strategy)
                                         : "-");
