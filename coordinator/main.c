@@ -30,6 +30,8 @@ usage (FILE *out)
            "                        (overrides coordinator.cluster_bind)\n"
            "  --log-level LEVEL     debug, info, warn or error (default info)\n"
            "  --print-manifest      print the embedded default manifest and exit\n"
+           "  --check-manifest FILE check a manifest and exit: 0 when valid, else 2 with\n"
+           "                        file:line:column: what is wrong\n"
            "  --version             print the version and exit\n"
            "  -h, --help            this text\n"
            "\n"
@@ -49,6 +51,7 @@ parse_args (int argc, char **argv, options_t *o)
         { "grpc-listen", required_argument, NULL, 'g' }, { "cluster-bind", required_argument, NULL, 'c' },
         { "log-level", required_argument, NULL, 'l' }, { "print-manifest", no_argument, NULL, 'p' },
         { "version", no_argument, NULL, 'V' },         { "help", no_argument, NULL, 'h' },
+        { "check-manifest", required_argument, NULL, 'k' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -70,6 +73,18 @@ parse_args (int argc, char **argv, options_t *o)
             size_t len = 0;
             const char *def = manifest_default_text (&len);
             fwrite (def, 1, len, stdout);
+            return 0;
+        }
+        case 'k': {
+            char err[1024];
+            manifest_t *m = manifest_load (optarg, err, sizeof err);
+            if (!m) {
+                fprintf (stderr, "%s\n", err);
+                return 2;
+            }
+            printf ("%s: valid manifest (cluster %s, %zu labels, %zu workers)\n", optarg,
+                    m->cluster_name, m->n_labels, m->n_workers);
+            manifest_destroy (&m);
             return 0;
         }
         case 'V': puts ("annotate-coordinator 0.1.0"); return 0;
