@@ -16,8 +16,10 @@
     `dup_members` (dupsort) lists each canonical item's duplicates. Items
     that come with a gold label, and items with neither text tokens nor a
     vector, are never deduplicated. Replacing a canonical item's content
-    forgets it as the canonical item of the old content; its duplicates
-    keep the label they had.
+    forgets it as the canonical item of the old content: its duplicates
+    become items of their own, queued for annotation unless a person
+    labelled them (even when the new content normalises to the old: the
+    old entry is gone before the new content is looked at).
 */
 #include <errno.h>
 #include <stdio.h>
@@ -234,6 +236,15 @@ s_detach_members (store_t *self, MDB_txn *txn, MDB_val *canon, uint64_t *last_ti
         if (!rc && store_get_state (self, txn, ids[i], mkey.mv_size, &st) == 0
             && (st.flags & ITEM_FLAG_DUPLICATE)) {
             st.flags &= (uint8_t) ~ITEM_FLAG_DUPLICATE;
+            rc = store_count_add (self, txn, "dups", -1);
+            /* a label of its own (a person's) stands: only copies need a model */
+            bool own = st.source && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_DUPLICATE
+                       && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE;
+            if (rc || own) {
+                if (!rc)
+                    rc = store_put_state (self, txn, &mkey, &st);
+                continue;
+            }
             uint8_t kb[8];
             be64_put (kb, ++*last_ticket);
             MDB_val tkey = { 8, kb };
@@ -241,8 +252,6 @@ s_detach_members (store_t *self, MDB_txn *txn, MDB_val *canon, uint64_t *last_ti
             st.ticket = *last_ticket;
             if (!rc)
                 rc = store_put_state (self, txn, &mkey, &st);
-            if (!rc)
-                rc = store_count_add (self, txn, "dups", -1);
         }
     }
     if (!rc && n == 64)
