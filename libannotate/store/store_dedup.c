@@ -210,52 +210,74 @@ store_dedup_follow (store_t *self, MDB_txn *txn, const char *canon, const Annota
 /*  Detached duplicates of a replaced canonical item become items of their
     own: out of the members list, no longer flagged, and queued for
     annotation with a fresh ticket (their copied label stays until then).  */
+/*  The first duplicate of canon into id (NUL-terminated); MDB_NOTFOUND
+    when it has none left.  */
 static int
-s_detach_members (store_t *self, MDB_txn *txn, MDB_val *canon, uint64_t *last_ticket)
+s_first_member (store_t *self, MDB_txn *txn, MDB_val *canon, char *id)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open (txn, self->dup_members, &cur);
     if (rc)
         return rc;
     MDB_val key = *canon, val;
-    char ids[64][STORE_MAX_ID_BYTES + 1];
-    size_t n = 0;
-    /* in rounds of 64: the cursor is closed before anything is written */
-    for (rc = mdb_cursor_get (cur, &key, &val, MDB_SET_KEY); rc == 0 && n < 64;
-         rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT_DUP))
-        if (val.mv_size <= STORE_MAX_ID_BYTES) {
-            memcpy (ids[n], val.mv_data, val.mv_size);
-            ids[n++][val.mv_size] = 0;
-        }
-    mdb_cursor_close (cur);
-    rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        MDB_val mkey = { strlen (ids[i]), ids[i] };
-        item_state_t st;
-        rc = mdb_del (txn, self->dup_members, canon, &mkey);
-        if (!rc && store_get_state (self, txn, ids[i], mkey.mv_size, &st) == 0
-            && (st.flags & ITEM_FLAG_DUPLICATE)) {
-            st.flags &= (uint8_t) ~ITEM_FLAG_DUPLICATE;
-            rc = store_count_add (self, txn, "dups", -1);
-            /* a label of its own (a person's) stands: only copies need a model */
-            bool own = st.source && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_DUPLICATE
-                       && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE;
-            if (rc || own) {
-                if (!rc)
-                    rc = store_put_state (self, txn, &mkey, &st);
-                continue;
-            }
-            uint8_t kb[8];
-            be64_put (kb, ++*last_ticket);
-            MDB_val tkey = { 8, kb };
-            rc = mdb_put (txn, self->pending, &tkey, &mkey, MDB_APPEND);
-            st.ticket = *last_ticket;
-            if (!rc)
-                rc = store_put_state (self, txn, &mkey, &st);
+    rc = mdb_cursor_get (cur, &key, &val, MDB_SET_KEY);
+    if (rc == 0) {
+        size_t len = val.mv_size <= STORE_MAX_ID_BYTES ? val.mv_size : STORE_MAX_ID_BYTES;
+        memcpy (id, val.mv_data, len);
+        id[len] = 0;
+        if (len != val.mv_size) {   /* cannot be an item id: just drop it */
+            rc = mdb_cursor_del (cur, 0);
+            if (rc == 0)
+                rc = MDB_INCOMPATIBLE;
         }
     }
-    if (!rc && n == 64)
-        return s_detach_members (self, txn, canon, last_ticket);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+static int
+s_detach_one (store_t *self, MDB_txn *txn, const char *id, uint64_t *last_ticket)
+{
+    MDB_val mkey = { strlen (id), (void *) id };
+    item_state_t st;
+    if (store_get_state (self, txn, id, mkey.mv_size, &st) != 0
+        || !(st.flags & ITEM_FLAG_DUPLICATE))
+        return 0;
+    st.flags &= (uint8_t) ~ITEM_FLAG_DUPLICATE;
+    int rc = store_count_add (self, txn, "dups", -1);
+    /* a label of its own (a person's) stands: only copies need a model */
+    bool own = st.source && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_DUPLICATE
+               && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE;
+    if (!rc && !own) {
+        uint8_t kb[8];
+        be64_put (kb, ++*last_ticket);
+        MDB_val tkey = { 8, kb };
+        rc = mdb_put (txn, self->pending, &tkey, &mkey, MDB_APPEND);
+        st.ticket = *last_ticket;
+    }
+    return rc ? rc : store_put_state (self, txn, &mkey, &st);
+}
+
+/*  Detached duplicates of a replaced canonical item become items of their
+    own: out of the members list, no longer flagged, and queued for
+    annotation with a fresh ticket unless a person labelled them (their
+    copied label stays until the model's comes). One member at a time, so
+    a group of any size costs constant memory.  */
+static int
+s_detach_members (store_t *self, MDB_txn *txn, MDB_val *canon, uint64_t *last_ticket)
+{
+    char id[STORE_MAX_ID_BYTES + 1];
+    int rc;
+    while ((rc = s_first_member (self, txn, canon, id)) == 0 || rc == MDB_INCOMPATIBLE) {
+        if (rc == MDB_INCOMPATIBLE)
+            continue;
+        MDB_val mkey = { strlen (id), id };
+        rc = mdb_del (txn, self->dup_members, canon, &mkey);
+        if (!rc)
+            rc = s_detach_one (self, txn, id, last_ticket);
+        if (rc)
+            return rc;
+    }
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
