@@ -64,11 +64,12 @@ s_check_label (const engine_t *e, const Annotate__V1__ItemLabel *il)
     if (il->source < ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
         || il->source > ANNOTATE__V1__LABEL_SOURCE__SOURCE_LLM)
         return "unknown source";
-    /*  people's and accepted labels never come from a worker  */
-    if (il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN
-        || il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_GOLD
-        || il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO)
-        return "a worker may not send human, gold or auto labels";
+    /*  Annotation actors label with a model or say they cannot: people's,
+        accepted, copied and the other sources are made elsewhere (and some
+        would skip the review routing)  */
+    if (il->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
+        && il->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE)
+        return "a worker may send only model labels or source none";
     if (il->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
         && (il->model_version == 0 || il->model_version > e->latest_model))
         return "model_version is not a stored model";

@@ -40,7 +40,7 @@ handle_submit_label (handler_ctx_t *h)
         if (store_client_call (h->store, &r) != STORE_OK)
             call_finish (&h->call, control_store_code (r.status), r.err, NULL);
         else {
-            if (h->cluster)
+            if (h->cluster && !r.duplicate)     /* a retry takes no second online step */
                 cluster_client_correction (h->cluster, req->id, req->label);
             Annotate__V1__SubmitLabelResponse resp = ANNOTATE__V1__SUBMIT_LABEL_RESPONSE__INIT;
             resp.seq = r.seq;

@@ -89,12 +89,19 @@ handle_next_review (handler_ctx_t *h)
 
 /* ---- SubmitReview --------------------------------------------------------- */
 
-/*  The item's current label, and whether it already is this reviewer's
-    answer (a repeat after a restart).  */
+/*  What an answer is checked against: the machine suggestion to accept,
+    and the reviewer's own answer when it already is the current label
+    (a repeat, e.g. after a restart lost the lease table).  */
+typedef struct {
+    char suggestion[MANIFEST_MAX_NAME + 1];
+    char mine[MANIFEST_MAX_NAME + 1];
+    uint64_t mine_seq;      /* 0: the current label is not this reviewer's */
+} current_t;
+
 static int
-s_current (handler_ctx_t *h, const char *id, const char *reviewer, const char *answer,
-           char *suggestion, size_t len, uint64_t *same_seq)
+s_current (handler_ctx_t *h, const char *id, const char *reviewer, current_t *c)
 {
+    memset (c, 0, sizeof *c);
     MDB_txn *txn = store_read_begin (h->ctl->cfg.store);
     if (!txn)
         return -1;
@@ -102,17 +109,17 @@ s_current (handler_ctx_t *h, const char *id, const char *reviewer, const char *a
     item_state_t st;
     int rc = store_get_item (h->ctl->cfg.store, txn, id, strlen (id), NULL, &label, &st);
     store_read_end (h->ctl->cfg.store, txn);
-    suggestion[0] = 0;
-    *same_seq = 0;
-    if (rc == 0 && label) {
+    if (rc == 0 && label && label->label) {
         if (label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
             || label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO
             || label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_PROPAGATION
             || label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_LLM)
-            snprintf (suggestion, len, "%s", label->label);
-        if (label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN && answer
-            && streq (label->label, answer) && streq (label->annotator, reviewer))
-            *same_seq = st.label_seq;
+            snprintf (c->suggestion, sizeof c->suggestion, "%s", label->label);
+        if (label->source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN && label->annotator
+            && streq (label->annotator, reviewer)) {
+            snprintf (c->mine, sizeof c->mine, "%s", label->label);
+            c->mine_seq = st.label_seq;
+        }
     }
     if (label)
         protobuf_c_message_free_unpacked (&label->base, NULL);
@@ -120,31 +127,39 @@ s_current (handler_ctx_t *h, const char *id, const char *reviewer, const char *a
 }
 
 static void
-s_answer (handler_ctx_t *h, const Annotate__V1__SubmitReviewRequest *req, const char *answer)
+s_reply (handler_ctx_t *h, uint64_t seq, bool duplicate, const char *label)
 {
     Annotate__V1__SubmitReviewResponse resp = ANNOTATE__V1__SUBMIT_REVIEW_RESPONSE__INIT;
+    resp.seq = seq;
+    resp.duplicate = duplicate;
+    resp.label = (char *) label;
+    call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+}
+
+/*  Writes the answer (the store itself refuses to write the same answer
+    twice: a concurrent retry comes back as a duplicate).  */
+static void
+s_answer (handler_ctx_t *h, const Annotate__V1__SubmitReviewRequest *req, const char *answer)
+{
     store_request_t r = { .type = STORE_REQ_HUMAN_LABEL, .id = req->id, .label = answer,
                           .annotator = req->reviewer };
     if (store_client_call (h->store, &r) != STORE_OK) {
         call_finish (&h->call, control_store_code (r.status), r.err, NULL);
         return;
     }
-    review_done (h->ctl->review, req->lease, req->id, r.seq, answer, time_now_ms ());
-    if (h->cluster)
+    review_done (h->ctl->review, req->lease, req->id, r.seq, answer, !r.duplicate, time_now_ms ());
+    if (h->cluster && !r.duplicate)
         cluster_client_correction (h->cluster, req->id, answer);
-    resp.seq = r.seq;
-    resp.label = (char *) answer;
-    call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+    s_reply (h, r.seq, r.duplicate, answer);
 }
 
 static void
 s_submit (handler_ctx_t *h, const Annotate__V1__SubmitReviewRequest *req)
 {
-    Annotate__V1__SubmitReviewResponse resp = ANNOTATE__V1__SUBMIT_REVIEW_RESPONSE__INIT;
     int64_t now = time_now_ms ();
     if (req->action == ANNOTATE__V1__REVIEW_ACTION__ACTION_SKIP) {
         review_release (h->ctl->review, req->reviewer, req->lease, req->id, now);
-        call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+        s_reply (h, 0, false, "");
         return;
     }
     char dup_label[MANIFEST_MAX_NAME + 1];
@@ -152,10 +167,7 @@ s_submit (handler_ctx_t *h, const Annotate__V1__SubmitReviewRequest *req)
     review_check_t check = review_check (h->ctl->review, req->reviewer, req->lease, req->id, now,
                                          &seq, dup_label, sizeof dup_label);
     if (check == REVIEW_DUPLICATE) {
-        resp.seq = seq;
-        resp.duplicate = true;
-        resp.label = dup_label;
-        call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+        s_reply (h, seq, true, dup_label);
         return;
     }
     if (check == REVIEW_HELD) {
@@ -164,30 +176,25 @@ s_submit (handler_ctx_t *h, const Annotate__V1__SubmitReviewRequest *req)
                    req->id);
         return;
     }
-    char suggestion[MANIFEST_MAX_NAME + 1];
-    bool accept = req->action == ANNOTATE__V1__REVIEW_ACTION__ACTION_ACCEPT;
-    if (s_current (h, req->id, req->reviewer, accept ? NULL : req->label, suggestion,
-                   sizeof suggestion, &seq)
-        != 0) {
+    current_t c;
+    if (s_current (h, req->id, req->reviewer, &c) != 0) {
         call_fail (&h->call, GRPC_STATUS_NOT_FOUND, "item \"%.256s\" not found", req->id);
         return;
     }
-    const char *answer = accept ? suggestion : req->label;
-    if (accept && !suggestion[0]) {
+    bool accept = req->action == ANNOTATE__V1__REVIEW_ACTION__ACTION_ACCEPT;
+    /* the same answer again after the lease table was lost: the stored one */
+    if (c.mine_seq && (accept || streq (c.mine, req->label))) {
+        review_done (h->ctl->review, req->lease, req->id, c.mine_seq, c.mine, false, now);
+        s_reply (h, c.mine_seq, true, c.mine);
+        return;
+    }
+    if (accept && !c.suggestion[0]) {
         call_fail (&h->call, GRPC_STATUS_FAILED_PRECONDITION,
                    "item \"%.256s\" has no machine suggestion to accept: answer with a label",
                    req->id);
         return;
     }
-    if (!accept && seq) {   /* the same answer, already stored (e.g. before a restart) */
-        resp.seq = seq;
-        resp.duplicate = true;
-        resp.label = (char *) answer;
-        review_done (h->ctl->review, req->lease, req->id, seq, answer, now);
-        call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
-        return;
-    }
-    s_answer (h, req, answer);
+    s_answer (h, req, accept ? c.suggestion : req->label);
 }
 
 void
@@ -243,8 +250,9 @@ s_stats_from_store (handler_ctx_t *h, Annotate__V1__StatsResponse *resp,
     resp->reviews = rs.human_labels;
     resp->duplicates = rs.duplicates;
     resp->validation_labels = rs.validation_labels;
-    resp->human_agreement = rs.human_labels ? (double) rs.reviews_agreed / (double) rs.human_labels
-                                            : 0;
+    resp->human_agreement = rs.reviews_suggested
+                                ? (double) rs.reviews_agreed / (double) rs.reviews_suggested
+                                : 0;
     resp->current_model = ss.current_model;
     *info = NULL;
     if (ss.current_model && store_get_model_info (store, txn, ss.current_model, info) == 0 && *info) {

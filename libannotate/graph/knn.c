@@ -23,6 +23,7 @@ struct knn_t {
     uint32_t *nbr;          /* cap x k, best first */
     float *sim;             /* cap x k */
     uint32_t *count;        /* cap */
+    float *worst;           /* cap: the k-th similarity, -inf while fewer */
 };
 
 knn_t *
@@ -52,6 +53,7 @@ knn_destroy (knn_t **self_p)
     free (self->nbr);
     free (self->sim);
     free (self->count);
+    free (self->worst);
     free (self);
     *self_p = NULL;
 }
@@ -97,6 +99,7 @@ reserve (knn_t *self, size_t want)
     GROW (nbr, self->k);
     GROW (sim, self->k);
     GROW (count, 1);
+    GROW (worst, 1);
 #undef GROW
     self->cap = cap;
     return 0;
@@ -153,8 +156,9 @@ better (float s, uint32_t j, float t, uint32_t l)
     return s > t || (s == t && j < l);
 }
 
-/*  Offers candidate j with similarity s to point i's list.  */
-static inline void
+/*  Offers candidate j with similarity s to point i's list. The caller has
+    checked s >= worst[i], which almost every candidate fails.  */
+static void
 offer (knn_t *self, size_t i, uint32_t j, float s)
 {
     uint32_t *L = self->nbr + i * self->k;
@@ -171,36 +175,38 @@ offer (knn_t *self, size_t i, uint32_t j, float s)
     S[pos] = s;
     L[pos] = j;
     if (cnt < self->k)
-        self->count[i] = (uint32_t) (cnt + 1);
+        self->count[i] = (uint32_t) ++cnt;
+    if (cnt == self->k)
+        self->worst[i] = S[cnt - 1];
 }
 
-/*  One row of a block: point i against all n points. Columns below m are
-    old points, which are offered i in turn.  */
+/*  Row i's similarities to the points j0, j0 + 1, ... (len of them), each
+    pair offered both ways; a similarity is computed once per pair.  */
 static void
-scan_row (knn_t *self, size_t i, const float *row, size_t n, size_t m)
+scan_pairs (knn_t *self, size_t i, const float *row, size_t j0, size_t len)
 {
-    for (size_t j = 0; j < n; j++) {
-        if (j == i)
-            continue;
-        /* the cheap test first: most candidates lose to a full list's last */
-        size_t cnt = self->count[i];
-        if (cnt < self->k || row[j] >= self->sim[i * self->k + cnt - 1])
-            offer (self, i, (uint32_t) j, row[j]);
-        if (j < m)
-            offer (self, j, (uint32_t) i, row[j]);
+    float *worst = self->worst;
+    for (size_t c = 0; c < len; c++) {
+        size_t j = j0 + c;
+        float s = row[c];
+        if (s >= worst[i])
+            offer (self, i, (uint32_t) j, s);
+        if (s >= worst[j])
+            offer (self, j, (uint32_t) i, s);
     }
 }
 
-/*  Dot products to minus squared distances, for KNN_EUCLIDEAN.  */
+/*  Dot products to minus squared distances, for KNN_EUCLIDEAN: rows of
+    points r0 .., columns of points c0 .. c0 + cols - 1.  */
 static void
-to_euclidean (const knn_t *self, float *block, size_t b0, size_t rows, size_t n)
+to_euclidean (const knn_t *self, float *block, size_t r0, size_t rows, size_t c0, size_t cols)
 {
     for (size_t r = 0; r < rows; r++) {
-        float ni = self->sqnorm[b0 + r];
-        float *row = block + r * n;
-        for (size_t j = 0; j < n; j++) {
-            float d = ni + self->sqnorm[j] - 2.0f * row[j];
-            row[j] = d > 0 ? -d : 0.0f;
+        float ni = self->sqnorm[r0 + r];
+        float *row = block + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            float d = ni + self->sqnorm[c0 + c] - 2.0f * row[c];
+            row[c] = d > 0 ? -d : 0.0f;
         }
     }
 }
@@ -216,6 +222,36 @@ pick_block_rows (const knn_t *self, size_t pending)
     return rows < pending ? rows : pending;
 }
 
+/*  block = similarities of points r0 .. r0 + rows - 1 to points c0 ..
+    c0 + cols - 1 (row-major, cols wide).  */
+static void
+similarities (const knn_t *self, float *block, size_t r0, size_t rows, size_t c0, size_t cols)
+{
+    if (cols == 0)
+        return;
+    size_t d = self->dim;
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) d, 1.0f,
+                 self->vec + r0 * d, (int) d, self->vec + c0 * d, (int) d, 0.0f, block, (int) cols);
+    if (self->metric == KNN_EUCLIDEAN)
+        to_euclidean (self, block, r0, rows, c0, cols);
+}
+
+/*  One block of new points b0 .. b0 + nr - 1: against the old points
+    0 .. m - 1, and against the new points from b0 on, of which each row
+    takes only those after it (the pairs before were offered by earlier
+    rows). So a full build computes each pair once: half of n^2 dim.  */
+static void
+update_block (knn_t *self, float *block, size_t m, size_t b0, size_t nr)
+{
+    size_t n = self->n, cols = n - b0;
+    similarities (self, block, b0, nr, 0, m);
+    for (size_t r = 0; r < nr; r++)
+        scan_pairs (self, b0 + r, block + r * m, 0, m);
+    similarities (self, block, b0, nr, b0, cols);
+    for (size_t r = 0; r < nr; r++)
+        scan_pairs (self, b0 + r, block + r * cols + r + 1, b0 + r + 1, cols - r - 1);
+}
+
 /*  Brings points m .. n - 1 up to date (m = 0: the whole graph). The block
     is allocated before anything changes, so a failure leaves the graph as
     it was.  */
@@ -229,19 +265,12 @@ update_from (knn_t *self, size_t m)
     float *block = malloc (rows * n * sizeof *block);
     if (!block)
         return -1;
-    if (m == 0)
-        for (size_t i = 0; i < n; i++)
-            self->count[i] = 0;
-    for (size_t b0 = m; b0 < n; b0 += rows) {
-        size_t nr = n - b0 < rows ? n - b0 : rows;
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) nr, (int) n, (int) self->dim,
-                     1.0f, self->vec + b0 * self->dim, (int) self->dim, self->vec, (int) self->dim,
-                     0.0f, block, (int) n);
-        if (self->metric == KNN_EUCLIDEAN)
-            to_euclidean (self, block, b0, nr, n);
-        for (size_t r = 0; r < nr; r++)
-            scan_row (self, b0 + r, block + r * n, n, m);
+    for (size_t i = m; i < n; i++) {
+        self->count[i] = 0;
+        self->worst[i] = -INFINITY;
     }
+    for (size_t b0 = m; b0 < n; b0 += rows)
+        update_block (self, block, m, b0, n - b0 < rows ? n - b0 : rows);
     free (block);
     self->n_done = n;
     return 0;

@@ -5,10 +5,10 @@
     Points are appended with knn_add (an id and `dim` floats; nothing is
     computed yet). knn_update then brings the graph up to date with the
     points added since the last call: the new points are taken in blocks of
-    rows, each block is multiplied by all points (one sgemm, block x n
-    similarities), and every row of the block keeps its top k (itself
-    excluded); the same block gives each old point its similarity to the
-    new ones, which enter the old point's top-k list where they beat it.
+    rows, each block is multiplied (sgemm) by the old points and by the new
+    points from the block on, and every similarity is offered both ways:
+    to the new point's top-k list (itself excluded) and to the other
+    point's, where it beats that list's k-th.
     So an update of m new points against n costs O(m n dim) time, and the
     first update (or knn_build, which starts over) is the full O(n^2 dim)
     build. Memory: the vectors (n dim floats), the lists (n k indices and
@@ -16,9 +16,10 @@
 
     Lists are kept sorted, best first: higher similarity first, equal
     similarities by lower point index, so a graph does not depend on the
-    block size. A list is a sorted array of k: a candidate is compared with
+    block size or on the order of updates (up to float rounding in sgemm). A list is a sorted array of k: a candidate is compared with
     the current k-th (almost all stop there) and shifted into place
-    otherwise; for k of at most a few dozen this beats a heap.
+    otherwise; for k of at most a few dozen this is as cheap as a heap and
+    leaves the list sorted.
 
     Metrics. KNN_COSINE (the default): every vector is L2-normalised when
     added and the similarity is the dot product, in [-1, 1]. KNN_EUCLIDEAN:
@@ -27,21 +28,28 @@
     and 0 for a duplicate): the graph scikit-learn's NearestNeighbors
     builds, for comparing label spreading with it on raw pixels.
 
-    Where exact search stops scaling (measured on this project's machine,
-    2 vCPUs, OpenBLAS with 2 threads, Fashion-MNIST, 784 floats, k 10, see
-    bench/RESULTS.md "Label propagation"): n = 10,000 builds in about
-    0.5 s and n = 60,000 in about 17 s; the cost grows as n^2, so 200,000
-    items would take about 3 minutes and a million over an hour, and every
-    new item costs a pass over all n vectors (an update of 100 new points
-    against 60,000 takes a few tens of ms). Beyond a few hundred thousand
-    items, or for per-item latency in milliseconds at that size, the
-    approximate path is an inverted-file index (k-means into ~sqrt(n)
-    cells with sgemm, each query scanning the nearest few cells, so an
-    update costs O(sqrt(n) dim) per point) or an HNSW graph; both keep this
-    API (add, update, neighbours) and trade a small recall loss, measured
-    against this exact graph. Not built: at the pool sizes the project
-    targets (tens of thousands) exact is affordable and gives the same
-    graph as scikit-learn.
+    A full build computes each pair once (a block of rows against the
+    points from the block on), so it costs n^2 dim / 2 multiply-adds, and
+    nearly all of its time is sgemm: the top-k scan is a compare per pair
+    against the list's current k-th (kept in a compact array).
+
+    Where exact search stops scaling (measured on this project's shared
+    machine, 2 vCPUs, OpenBLAS with 2 threads, Fashion-MNIST, 784 floats,
+    k 9; bench/RESULTS.md "Label propagation"): n = 10,000 builds in
+    0.56 s (scikit-learn's NearestNeighbors graph: 2.1 s) and n = 60,000 in
+    43-57 s (scikit-learn: 85-92 s); an update of 100 new points against
+    60,000 takes 0.17 s. The cost grows as n^2: 200,000 items would take
+    about 10 minutes to build and a million about 4 hours, and every new
+    item costs a pass over all n vectors (3 ms per item at 60,000). So
+    exact search is right up to about 100,000 items; beyond that, or for
+    interactive per-item updates at that size, the approximate path is an
+    inverted-file index (k-means into ~sqrt(n) cells with the same sgemm,
+    each point searching its nearest few cells: O(n sqrt(n) dim) to build,
+    O(sqrt(n) dim) per new item) or an HNSW graph (O(log n) per item).
+    Both fit this API (add, update, neighbours) and lose a little recall,
+    to be measured against this exact graph. Not built: at the pool sizes
+    the project targets exact search is affordable and gives
+    scikit-learn's graph.
 
     Not thread-safe: one owner (the propagation actor) adds and updates.
 */

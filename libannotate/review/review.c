@@ -337,15 +337,16 @@ review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s
         max = 1;
     if (max > REVIEW_MAX_BATCH)
         max = REVIEW_MAX_BATCH;
+    pthread_mutex_lock (&self->lock);
     MDB_txn *txn = store_read_begin (self->store);
     if (!txn) {
+        pthread_mutex_unlock (&self->lock);
         snprintf (why, whylen, "the store cannot be read");
         return 0;
     }
     store_review_stats_t st;
     store_review_stats (self->store, txn, &st);
     *depth = st.queue[0];
-    pthread_mutex_lock (&self->lock);
     s_expire (self, now_ms);
     size_t granted = 0;
     if (!s_budget_spent (self, now_ms, st.human_labels, why, whylen)) {
@@ -389,8 +390,8 @@ review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s
             snprintf (why, whylen, "%s", st.queue[0] ? "every queued item is leased or was skipped by you"
                                                        : "the review queue is empty");
     }
-    pthread_mutex_unlock (&self->lock);
     store_read_end (self->store, txn);
+    pthread_mutex_unlock (&self->lock);
     return granted;
 }
 
@@ -438,7 +439,7 @@ s_end_lease (review_t *self, const char *id)
 
 void
 review_done (review_t *self, const char *lease, const char *id, uint64_t seq, const char *label,
-             int64_t now_ms)
+             bool counted, int64_t now_ms)
 {
     pthread_mutex_lock (&self->lock);
     s_end_lease (self, id);
@@ -455,10 +456,12 @@ review_done (review_t *self, const char *lease, const char *id, uint64_t seq, co
             zlistx_delete (self->done_order, zlistx_cursor (self->done_order));
         }
     }
-    self->answers[self->answers_head] = now_ms;
-    self->answers_head = (self->answers_head + 1) % ANSWER_RING;
-    if (self->answers_n < ANSWER_RING)
-        self->answers_n++;
+    if (counted) {
+        self->answers[self->answers_head] = now_ms;
+        self->answers_head = (self->answers_head + 1) % ANSWER_RING;
+        if (self->answers_n < ANSWER_RING)
+            self->answers_n++;
+    }
     pthread_mutex_unlock (&self->lock);
 }
 

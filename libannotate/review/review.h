@@ -26,8 +26,9 @@
     review in the last hour (plus leases out).
 
     Thread-safe: gRPC handler threads call it concurrently; one mutex
-    guards the lease table, and store reads happen in the caller's own read
-    transaction outside it where possible.
+    guards the lease table. review_lease takes it before opening its read
+    transaction, so the queue it reads is never older than the leases it
+    checks (an item answered meanwhile cannot be leased again).
 */
 #ifndef ANNOTATE_REVIEW_H
 #define ANNOTATE_REVIEW_H
@@ -91,9 +92,10 @@ review_check_t review_check (review_t *self, const char *reviewer, const char *l
                              const char *id, int64_t now_ms, uint64_t *seq, char *label,
                              size_t label_len);
 /*  After the answer was committed as event seq: the lease ends, the answer
-    is remembered (for idempotency) and counted for the hourly budget.  */
+    is remembered (for idempotency) and, when counted (not a repeat of an
+    answer already stored), counted for the hourly budget.  */
 void review_done (review_t *self, const char *lease, const char *id, uint64_t seq,
-                  const char *label, int64_t now_ms);
+                  const char *label, bool counted, int64_t now_ms);
 /*  A skip: the lease ends and this reviewer is not offered the item again
     for a while.  */
 void review_release (review_t *self, const char *reviewer, const char *lease, const char *id,

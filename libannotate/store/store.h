@@ -184,6 +184,7 @@ typedef struct {
     uint64_t validation_labels; /* human answers on validation-sample items */
     uint64_t validation_sampled;/* items ever drawn into the validation sample */
     uint64_t reviews_agreed;    /* human labels equal to the machine label they replaced */
+    uint64_t reviews_suggested; /* human labels that replaced a machine label */
     uint64_t human_labels;
     uint64_t duplicates;        /* items ingested as exact duplicates */
 } store_review_stats_t;
@@ -194,10 +195,6 @@ void store_review_stats (store_t *self, MDB_txn *txn, store_review_stats_t *out)
     number of duplicates of a canonical item.  */
 void store_dedup_info (store_t *self, MDB_txn *txn, const char *id, size_t id_len, char *canon,
                        size_t canon_len, uint64_t *members);
-
-/*  Auto-accepted labels of one class (by label name), for the expected
-    accuracy of the auto-accepted set.  */
-uint64_t store_auto_count (store_t *self, MDB_txn *txn, const char *label);
 
 /*  Stable id of a taxonomy label, 0 if it never was in a manifest.  */
 uint32_t store_label_id (store_t *self, MDB_txn *txn, const char *label);
@@ -265,10 +262,14 @@ store_status_t store_txn_put_manifest (store_t *self, MDB_txn *txn, const char *
 
 /*  A person's label: one history event (source human), the item leaves the
     pending queue and the review queue (its reason is recorded in the
-    label), joins `training`, and the human counter grows.  */
+    label), joins `training`, and the human counter grows. Idempotent: when
+    the item's current label already is this person's with this label (a
+    retried call), nothing is written, *seq is that event and *duplicate
+    (may be NULL) is set.  */
 store_status_t store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy,
                                       const char *id, const char *label, const char *annotator,
-                                      int64_t now_ms, uint64_t *seq, char *err, size_t errlen);
+                                      int64_t now_ms, uint64_t *seq, bool *duplicate, char *err,
+                                      size_t errlen);
 
 /*  Stores a model as the next version (info->version and created_ms are
     set here); makes it current when asked.  */
@@ -292,6 +293,10 @@ store_status_t store_txn_set_current_model (store_t *self, MDB_txn *txn, uint64_
 int store_write_begin (store_t *self, MDB_txn **txn);
 int store_write_commit (store_t *self, MDB_txn *txn);
 void store_write_abort (store_t *self, MDB_txn *txn);
+/*  Drops what the writer caches from the store (the current model's
+    thresholds): called after any abort, so nothing read or written in a
+    transaction that did not commit is used again.  */
+void store_forget_caches (store_t *self);
 /*  Grows the map after MDB_MAP_FULL; false when max_map_bytes forbids.  */
 bool store_grow (store_t *self);
 

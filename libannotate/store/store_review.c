@@ -23,9 +23,10 @@
     rebuilt from its state (item_state_t.priority) to move or remove it.
 
     The thresholds of the current model are cached here, on the writer
-    thread, and reloaded from its ModelInfo whenever meta current_model
-    differs from the cached version (so an aborted transaction can never
-    leave a stale cache behind for long).
+    thread, and reloaded from its ModelInfo whenever meta current_model or
+    meta th_gen (bumped by every refit) differs from what was loaded; the
+    writer drops the cache whenever it aborts a transaction, so a cache
+    filled from writes that never committed cannot outlive them.
 */
 #include <math.h>
 #include <stdio.h>
@@ -167,6 +168,14 @@ store_review_free (store_t *self)
     thresholds_clear (self);
 }
 
+void
+store_forget_caches (store_t *self)
+{
+    thresholds_clear (self);
+    self->th.version = 0;
+    self->th.gen = 0;
+}
+
 static void
 thresholds_load (store_t *self, MDB_txn *txn, uint64_t version)
 {
@@ -297,9 +306,7 @@ route_model_label (store_t *self, MDB_txn *txn, const store_policy_t *policy, co
     if (label->confidence >= th) {
         label->source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO;
         label->threshold = th;
-        char name[160];
-        snprintf (name, sizeof name, "auto:%.128s", label->label);
-        return store_count_add (self, txn, name, 1);
+        return 0;
     }
     return enqueue (self, txn, id, id_len, st, ANNOTATE__V1__REVIEW_REASON__REASON_UNCERTAIN,
                     label->uncertainty);
@@ -339,6 +346,9 @@ store_review_human (store_t *self, MDB_txn *txn, const char *id, size_t id_len, 
     }
     if (rc || (st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL
                && st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO))
+        return rc;
+    rc = store_count_add (self, txn, "suggested", 1);   /* answers that had a suggestion */
+    if (rc)
         return rc;
     MDB_val key = { id_len, (void *) id }, val;
     if (mdb_get (txn, self->labels, &key, &val) != 0)
@@ -405,16 +415,9 @@ store_review_stats (store_t *self, MDB_txn *txn, store_review_stats_t *out)
     out->validation_labels = store_meta_u64 (self, txn, "val_labels");
     out->validation_sampled = store_meta_u64 (self, txn, "val_sampled");
     out->reviews_agreed = store_meta_u64 (self, txn, "agreed");
+    out->reviews_suggested = store_meta_u64 (self, txn, "suggested");
     out->human_labels = store_meta_u64 (self, txn, "human_labels");
     out->duplicates = store_meta_u64 (self, txn, "dups");
-}
-
-uint64_t
-store_auto_count (store_t *self, MDB_txn *txn, const char *label)
-{
-    char name[160];
-    snprintf (name, sizeof name, "auto:%.128s", label ? label : "");
-    return store_meta_u64 (self, txn, name);
 }
 
 /*  Stores written before the counters existed: count the current labels

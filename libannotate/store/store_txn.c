@@ -436,11 +436,29 @@ store_txn_labels (store_t *self, MDB_txn *txn, const store_policy_t *policy,
 
 /* ---- human labels ---------------------------------------------------------- */
 
+/*  Whether the item's current label is this person's with this label.  */
+static bool
+s_same_human_label (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
+                    const char *label, const char *annotator)
+{
+    MDB_val key = { id_len, (void *) id }, val;
+    if (mdb_get (txn, self->labels, &key, &val) != 0)
+        return false;
+    Annotate__V1__Label *cur = annotate__v1__label__unpack (NULL, val.mv_size, val.mv_data);
+    bool same = cur && cur->label && cur->annotator && strcmp (cur->label, label) == 0
+                && strcmp (cur->annotator, annotator) == 0;
+    if (cur)
+        protobuf_c_message_free_unpacked (&cur->base, NULL);
+    return same;
+}
+
 store_status_t
 store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy, const char *id,
                        const char *label, const char *annotator, int64_t now_ms, uint64_t *seq,
-                       char *err, size_t errlen)
+                       bool *duplicate, char *err, size_t errlen)
 {
+    if (duplicate)
+        *duplicate = false;
     size_t id_len = id ? strlen (id) : 0;
     if (id_len == 0 || id_len > STORE_MAX_ID_BYTES) {
         err_set (err, errlen, "id: must be 1..%d bytes", STORE_MAX_ID_BYTES);
@@ -455,12 +473,20 @@ store_txn_human_label (store_t *self, MDB_txn *txn, const store_policy_t *policy
         err_set (err, errlen, "item \"%.256s\" not found", id);
         return STORE_NOT_FOUND;
     }
+    const char *who = annotator && *annotator ? annotator : "anonymous";
+    if (st.source == ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN
+        && s_same_human_label (self, txn, id, id_len, label, who)) {
+        *seq = st.label_seq;    /* the same answer again (a retry): nothing new */
+        if (duplicate)
+            *duplicate = true;
+        return STORE_OK;
+    }
     Annotate__V1__Label human = ANNOTATE__V1__LABEL__INIT;
     human.label = (char *) label;
     human.confidence = 1.0f;
     human.source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN;
     human.time_ms = now_ms;
-    human.annotator = (char *) (annotator && *annotator ? annotator : "anonymous");
+    human.annotator = (char *) who;
     *seq = store_last_key (txn, self->history) + 1;
     int rc = store_review_human (self, txn, id, id_len, &st, &human);
     if (!rc)

@@ -92,7 +92,7 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
         return STORE_OK;
     case STORE_REQ_HUMAN_LABEL:
         return store_txn_human_label (w->store, txn, w->policy, r->id, r->label, r->annotator, now,
-                                      &r->seq, r->err, sizeof r->err);
+                                      &r->seq, &r->duplicate, r->err, sizeof r->err);
     case STORE_REQ_MODEL: {
         store_status_t s = store_txn_put_model (w->store, txn, r->blob, r->blob_len, r->info,
                                                 r->make_current, now, &r->model_version);
@@ -102,8 +102,11 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
     }
     case STORE_REQ_THRESHOLDS: {
         store_status_t s = store_txn_set_thresholds (w->store, txn, r->model_version, r->info);
-        if (s != STORE_OK)
+        if (s == STORE_NOT_FOUND)
             err_set (r->err, sizeof r->err, "store: no model version %" PRIu64, r->model_version);
+        else if (s != STORE_OK)
+            err_set (r->err, sizeof r->err, "store: cannot save the thresholds of version %" PRIu64,
+                     r->model_version);
         return s;
     }
     case STORE_REQ_SET_MODEL: {
@@ -140,18 +143,25 @@ try_group (writer_state_t *w)
         r->status = apply_one (w, child, r, now);
         if (r->status == STORE_OK)
             rc = mdb_txn_commit (child);
-        else
+        else {
             mdb_txn_abort (child);
+            store_forget_caches (w->store);
+        }
         if (r->status == STORE_FULL || rc == MDB_MAP_FULL) {
             mdb_txn_abort (parent);
+            store_forget_caches (w->store);
             return MDB_MAP_FULL;
         }
         if (rc) {
             mdb_txn_abort (parent);
+            store_forget_caches (w->store);
             return rc;
         }
     }
-    return mdb_txn_commit (parent);  /* run_group grows on MDB_MAP_FULL, once */
+    rc = mdb_txn_commit (parent);  /* run_group grows on MDB_MAP_FULL, once */
+    if (rc)
+        store_forget_caches (w->store);
+    return rc;
 }
 
 static void

@@ -64,7 +64,8 @@ typedef struct {
     store_ingest_result_t ingest;
     uint64_t applied, discarded;        /* LABELS */
     uint64_t version;                   /* MANIFEST */
-    uint64_t seq;                       /* HUMAN_LABEL: the event written */
+    uint64_t seq;                       /* HUMAN_LABEL: the event written (or found) */
+    bool duplicate;                     /* HUMAN_LABEL: the same answer was already current */
     uint64_t last_seq;                  /* history end after the commit */
 } store_request_t;
 

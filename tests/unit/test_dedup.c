@@ -210,7 +210,7 @@ human (fx_t *fx, const char *id, const char *label)
     char err[256] = "";
     MDB_txn *txn = wbegin (fx);
     store_status_t s = store_txn_human_label (fx->store, txn, &fx->policy, id, label, "ana", 3000,
-                                              &seq, err, sizeof err);
+                                              &seq, NULL, err, sizeof err);
     if (s != STORE_OK)
         fail_msg ("human %s: %s", id, err);
     wcommit (fx, txn);
