@@ -161,9 +161,16 @@ s_add (self_t *self, const Annotate__V1__TrainExample *ex)
     if (!k || self->n >= MAX_EXAMPLES)
         return;
     if (self->n == self->cap) {
-        self->cap = self->cap ? self->cap * 2 : 256;
-        self->x = realloc (self->x, self->cap * sizeof *self->x);
-        self->y = realloc (self->y, self->cap * sizeof *self->y);
+        size_t cap = self->cap ? self->cap * 2 : 256;
+        sparse_vec_t *x = realloc (self->x, cap * sizeof *x);
+        if (x)
+            self->x = x;
+        int32_t *y = x ? realloc (self->y, cap * sizeof *y) : NULL;
+        if (y)
+            self->y = y;
+        if (!x || !y)
+            return;     /* out of memory: the sample is cut here */
+        self->cap = cap;
     }
     sparse_vec_t *x = &self->x[self->n];
     sparse_vec_init (x);
@@ -183,6 +190,10 @@ s_fit (self_t *self)
     const Annotate__V1__ModelSpec *spec = self->order->spec ? self->order->spec
                                                             : self->config->model;
     model_example_t *ex = calloc (self->n ? self->n : 1, sizeof *ex);
+    if (!ex) {
+        s_fail (self, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < self->n; i++)
         ex[i] = (model_example_t) { &self->x[i], self->y[i], 0 };
     Annotate__V1__ModelInfo info = ANNOTATE__V1__MODEL_INFO__INIT;

@@ -4,8 +4,11 @@
     The validation sample is people's answers on machine-labelled items
     drawn at random (store_review.c), held out of training. The new model
     scores each of them; al_fit_thresholds picks, per class, the lowest
-    confidence at which the accepted labels' accuracy is high enough with
-    margin (its Wilson lower bound reaches the target). The result travels
+    confidence at which the accepted labels are accurate enough with
+    margin: by default (the pooled rule) each class's accuracy above its
+    threshold reaches a common level and the Wilson lower bound of all
+    accepted sample items together reaches the target; with per_class, each
+    class's own bound must (al.h has both rules). The result travels
     in the model's ModelInfo, so the thresholds always belong to exactly
     the model version they were measured on; the coordinator's store uses
     the current version's.

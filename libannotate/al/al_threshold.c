@@ -170,9 +170,6 @@ s_class_at_level (const s_item_t *run, size_t n, double level, uint32_t min_supp
     return found;
 }
 
-/*  Tries one level: every class at its lowest threshold whose accuracy
-    reaches it; returns the accepted sample size when the pooled Wilson
-    lower bound of those items reaches the target, else 0.  */
 /*  The dataset rule: the sample is a random draw from the items, so the
     share of it the thresholds accept estimates the share of the open
     (not yet human-labelled) items they would accept, A of them; people
@@ -189,6 +186,10 @@ s_dataset_meets (const al_fit_config_t *cfg, size_t accepted, size_t n_sample, d
     return (n - a + lo * a) >= cfg->target * n;
 }
 
+/*  Tries one level: every class at its lowest threshold whose accuracy
+    reaches it; returns the accepted sample size when the pooled Wilson
+    lower bound of those items meets the target (or, with the dataset rule,
+    keeps the whole dataset at it), else 0.  */
 static size_t
 s_try_level (const s_item_t *items, const size_t *run_start, const size_t *run_len,
              size_t n_runs, size_t n_sample, double level, const al_fit_config_t *cfg,

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "al/al.h"
 #include "util/util.h"
 
 #define REFIT_TIMEOUT_US (5LL * 60 * 1000000)
@@ -142,6 +143,31 @@ s_check (engine_t *e, const Annotate__V1__ModelInfo *info)
     if (info->threshold_rule && strcmp (info->threshold_rule, "pooled") != 0
         && strcmp (info->threshold_rule, "per_class") != 0)
         return "unknown threshold rule";
+    /*  The claim must be the one the manifest asks for and hold up on the
+        figures sent with it: one bad upload must not auto-accept all.  */
+    if (fabs (info->target_accuracy - m->al_target_accuracy) > 1e-9)
+        return "fitted for another target accuracy";
+    size_t enabled = 0;
+    uint64_t above = 0, correct = 0;
+    for (size_t i = 0; i < info->n_thresholds; i++) {
+        const Annotate__V1__ClassThreshold *t = info->thresholds[i];
+        if (!t->enabled)
+            continue;
+        if (t->n_above < m->al_min_support || t->n_above > info->n_validation_sample)
+            return "an enabled class has fewer sample items than min_support";
+        enabled++;
+        above += t->n_above;
+        correct += t->n_correct;
+    }
+    if (enabled && (info->accept_sample != above || above > info->n_validation_sample))
+        return "accepted sample does not add up";
+    bool dataset = m->al_target_scope && strcmp (m->al_target_scope, "dataset") == 0;
+    if (enabled && !dataset) {
+        double lo;
+        al_wilson (correct, above, m->al_confidence_z, &lo, NULL);
+        if (lo + 1e-9 < m->al_target_accuracy)
+            return "the accepted sample's lower bound does not reach the target";
+    }
     return NULL;
 }
 

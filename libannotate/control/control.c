@@ -190,6 +190,11 @@ control_new (const control_config_t *config, char *err, size_t errlen)
     self->started_ms = time_now_ms ();
     pthread_mutex_init (&self->lock, NULL);
     self->review = review_new (config->store);
+    if (!self->review) {
+        err_set (err, errlen, "out of memory");
+        control_destroy (&self);
+        return NULL;
+    }
     if (!adopt_manifest (self, config->manifest_text, config->manifest_len, err, errlen)) {
         control_destroy (&self);
         return NULL;

@@ -84,6 +84,11 @@ review_new (store_t *store)
     self->done_order = zlistx_new ();
     self->skips = zhashx_new ();
     self->answers = calloc (ANSWER_RING, sizeof *self->answers);
+    if (!self->by_item || !self->by_lease || !self->done || !self->done_order || !self->skips
+        || !self->answers) {
+        review_destroy (&self);
+        return NULL;
+    }
     zhashx_set_destructor (self->by_item, s_lease_free);
     zhashx_set_destructor (self->done, s_done_free);
     zhashx_set_destructor (self->skips, (zhashx_destructor_fn *) zstr_free);
@@ -259,9 +264,9 @@ s_on_entry (void *arg, const uint8_t *key, size_t key_len, const char *id, size_
     if (sample && p->validation >= p->max_validation)
         return p->scanned < p->scan_limit;
     if (!zhashx_lookup (p->self->by_item, idbuf)
-        && !s_skipped (p->self, p->reviewer, id, id_len, p->now_ms)) {
+        && !s_skipped (p->self, p->reviewer, id, id_len, p->now_ms)
+        && (p->ids[p->n] = strdup (idbuf)) != NULL) {
         p->validation += sample;
-        p->ids[p->n] = strdup (idbuf);
         p->reasons[p->n] = reason;
         p->scores[p->n] = priority;
         s_featurise (p, p->n, id, id_len);
@@ -283,6 +288,8 @@ s_pick (review_t *self, pool_t *p, size_t max, size_t *order)
         return n;
     }
     const sparse_vec_t **vp = calloc (p->n, sizeof *vp);
+    if (!vp)
+        return 0;
     for (size_t i = 0; i < p->n; i++)
         vp[i] = &p->vecs[i];
     size_t n;
@@ -295,25 +302,27 @@ s_pick (review_t *self, pool_t *p, size_t max, size_t *order)
 }
 
 static void
-s_pool_free (pool_t *p, size_t cap)
+s_pool_free (pool_t *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free (p->ids[i]);
         sparse_vec_free (&p->vecs[i]);
     }
-    (void) cap;
     free (p->ids);
     free (p->reasons);
     free (p->scores);
     free (p->vecs);
 }
 
-static void
+static bool
 s_grant (review_t *self, const char *reviewer, char *id, uint8_t reason, float priority,
          int64_t expires_ms, review_task_t *task)
 {
     lease_t *l = calloc (1, sizeof *l);
-    l->id = strdup (id);
+    if (!l || !(l->id = strdup (id))) {
+        free (l);
+        return false;
+    }
     snprintf (l->reviewer, sizeof l->reviewer, "%s", reviewer);
     snprintf (l->lease, sizeof l->lease, "%016" PRIx64 "-%" PRIu64, self->boot,
               ++self->next_lease);
@@ -325,6 +334,7 @@ s_grant (review_t *self, const char *reviewer, char *id, uint8_t reason, float p
     task->expires_ms = expires_ms;
     task->reason = reason;
     task->priority = priority;
+    return true;
 }
 
 size_t
@@ -381,11 +391,14 @@ review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s
         int64_t expires = now_ms + (int64_t) (lease_s ? lease_s : self->cfg.lease_s) * 1000;
         for (size_t i = 0; i < n; i++) {
             size_t k = order[i];
-            s_grant (self, reviewer, p.ids[k], p.reasons[k], p.scores[k], expires, &out[granted++]);
-            p.ids[k] = NULL;    /* the task owns it now */
+            if (s_grant (self, reviewer, p.ids[k], p.reasons[k], p.scores[k], expires,
+                         &out[granted])) {
+                granted++;
+                p.ids[k] = NULL;    /* the task owns it now */
+            }
         }
         free (order);
-        s_pool_free (&p, want);
+        s_pool_free (&p);
         if (!granted)
             snprintf (why, whylen, "%s", st.queue[0] ? "every queued item is leased or was skipped by you"
                                                        : "the review queue is empty");
@@ -445,7 +458,11 @@ review_done (review_t *self, const char *lease, const char *id, uint64_t seq, co
     s_end_lease (self, id);
     if (lease && *lease && !zhashx_lookup (self->done, lease)) {
         done_t *d = calloc (1, sizeof *d);
-        d->id = strdup (id);
+        if (!d || !(d->id = strdup (id))) {
+            free (d);       /* only the idempotency memory of this answer is lost */
+            pthread_mutex_unlock (&self->lock);
+            return;
+        }
         d->seq = seq;
         snprintf (d->label, sizeof d->label, "%s", label);
         zhashx_insert (self->done, lease, d);

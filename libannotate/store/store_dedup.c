@@ -18,8 +18,8 @@
     vector, are never deduplicated. Replacing a canonical item's content
     forgets it as the canonical item of the old content: its duplicates
     become items of their own, queued for annotation unless a person
-    labelled them (even when the new content normalises to the old: the
-    old entry is gone before the new content is looked at).
+    labelled them. A replace whose new content normalises to the old one
+    (new meta, other spelling) leaves the group as it is.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -144,8 +144,8 @@ store_dedup_ingest (store_t *self, MDB_txn *txn, const Annotate__V1__Item *it, i
     MDB_val ckey = { clen, canon };
     rc = mdb_put (txn, self->dup_members, &ckey, &ikey, MDB_NODUPDATA);
     if (rc == MDB_KEYEXIST)
-        rc = 0;
-    if (!rc)
+        rc = 0;     /* already a member (a replace with the same normalised content) */
+    else if (!rc)
         rc = store_count_add (self, txn, "dups", 1);
     if (rc)
         return rc;
@@ -285,7 +285,7 @@ s_detach_members (store_t *self, MDB_txn *txn, MDB_val *canon, uint64_t *last_ti
     a duplicate of anything.  */
 int
 store_dedup_forget (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
-                    uint64_t *last_ticket)
+                    const Annotate__V1__Item *next, uint64_t *last_ticket)
 {
     MDB_val ikey = { id_len, (void *) id }, val;
     if (mdb_get (txn, self->items, &ikey, &val) != 0)
@@ -293,9 +293,13 @@ store_dedup_forget (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
     Annotate__V1__Item *old = annotate__v1__item__unpack (NULL, val.mv_size, val.mv_data);
     if (!old)
         return 0;
-    uint8_t h[16];
+    uint8_t h[16], hn[16];
     int rc = 0;
-    if (s_norm_hash (old, h)) {
+    /* the same normalised content (only meta or spelling changed): the
+       group stays as it is */
+    bool same = next && !(next->label && *next->label) && s_norm_hash (next, hn)
+                && s_norm_hash (old, h) && memcmp (h, hn, 16) == 0;
+    if (!same && s_norm_hash (old, h)) {
         MDB_val hkey = { 16, h }, cur;
         if (mdb_get (txn, self->dup_hash, &hkey, &cur) == 0 && cur.mv_size == id_len
             && memcmp (cur.mv_data, id, id_len) == 0) {

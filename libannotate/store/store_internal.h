@@ -44,7 +44,7 @@ int store_dedup_ingest (store_t *self, MDB_txn *txn, const Annotate__V1__Item *i
 int store_dedup_follow (store_t *self, MDB_txn *txn, const char *canon,
                         const Annotate__V1__Label *label, int64_t now_ms, uint64_t *last_seq);
 int store_dedup_forget (store_t *self, MDB_txn *txn, const char *id, size_t id_len,
-                        uint64_t *last_ticket);
+                        const Annotate__V1__Item *next, uint64_t *last_ticket);
 
 /* store_review.c */
 int store_count_add (store_t *self, MDB_txn *txn, const char *name, int64_t delta);

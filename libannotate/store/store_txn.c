@@ -284,12 +284,12 @@ write_item (store_t *self, MDB_txn *txn, const store_policy_t *policy, Annotate_
     conflict unless replace is set. Replacing drops the pending ticket and
     the current label (history keeps every past event).  */
 static int
-replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, item_state_t *st,
-                 uint64_t *last_ticket)
+replace_prepare (store_t *self, MDB_txn *txn, MDB_val *key, const Annotate__V1__Item *next,
+                 item_state_t *st, uint64_t *last_ticket)
 {
     int rc = drop_ticket (self, txn, st);
     if (!rc)
-        rc = store_dedup_forget (self, txn, key->mv_data, key->mv_size, last_ticket);
+        rc = store_dedup_forget (self, txn, key->mv_data, key->mv_size, next, last_ticket);
     if (!rc)
         rc = del_if_present (txn, self->labels, key);
     if (!rc)
@@ -337,7 +337,7 @@ store_txn_ingest (store_t *self, MDB_txn *txn, const store_policy_t *policy,
                          i, it->id);
                 return STORE_CONFLICT;
             }
-            rc = replace_prepare (self, txn, &key, &st, &last_ticket);
+            rc = replace_prepare (self, txn, &key, it, &st, &last_ticket);
             res->replaced++;
         }
         else if (rc == MDB_NOTFOUND) {
