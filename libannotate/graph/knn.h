@@ -35,10 +35,10 @@
 
     Where exact search stops scaling (measured on this project's shared
     machine, 2 vCPUs, OpenBLAS with 2 threads, Fashion-MNIST, 784 floats,
-    k 9; bench/RESULTS.md "Label propagation"): n = 10,000 builds in
-    0.56 s (scikit-learn's NearestNeighbors graph: 2.1 s) and n = 60,000 in
-    43-57 s (scikit-learn: 85-92 s); an update of 100 new points against
-    60,000 takes 0.17 s. The cost grows as n^2: 200,000 items would take
+    k 9, three runs; bench/RESULTS.md "Label propagation"): n = 10,000
+    builds in 0.56-1.2 s (scikit-learn's NearestNeighbors graph: 2.1-4.7 s)
+    and n = 60,000 in 35-57 s (scikit-learn: 85-109 s); an update of 100
+    new points against 60,000 takes 0.16-0.19 s. The cost grows as n^2: 200,000 items would take
     about 10 minutes to build and a million about 4 hours, and every new
     item costs a pass over all n vectors (3 ms per item at 60,000). So
     exact search is right up to about 100,000 items; beyond that, or for

@@ -30,6 +30,9 @@ static const ProtobufCMessageDescriptor *const s_requests[] = {
     &annotate__v1__retrain_request__descriptor,
     &annotate__v1__list_models_request__descriptor,
     &annotate__v1__rollback_request__descriptor,
+    &annotate__v1__next_review_request__descriptor,
+    &annotate__v1__submit_review_request__descriptor,
+    &annotate__v1__stats_request__descriptor,
 };
 #define N_REQUESTS (sizeof s_requests / sizeof s_requests[0])
 
