@@ -141,7 +141,12 @@ s_items (const model_t *m, const float *const *x, const double *factor, float *c
 #define HAVE_AVX2_KERNEL 1
 /*  fp-contract lets the multiply-adds fuse (the build's -std=c11 turns
     contraction off elsewhere); it changes rounding only.  */
-__attribute__ ((target ("avx2,fma"), optimize ("fp-contract=fast"))) static void
+#if defined(__clang__)       /* clang has no optimize attribute; -ffp-contract=on fuses */
+#define AVX2_KERNEL __attribute__ ((target ("avx2,fma")))
+#else
+#define AVX2_KERNEL __attribute__ ((target ("avx2,fma"), optimize ("fp-contract=fast")))
+#endif
+AVX2_KERNEL static void
 s_dots_avx2 (const model_t *m, const float *const *rows, const double *factor,
              float *const *outs, size_t n)
 {
