@@ -24,6 +24,17 @@ static const char label_help[] =
     "  --by WHO   the annotator (default: $USER, else anonymous)\n"
     "Exit 3 when the id is unknown, 5 when LABEL is not in the taxonomy.\n";
 
+static const char propagate_help[] =
+    "usage: annotatectl propagate [--reason TEXT] [-o table|json]\n"
+    "\n"
+    "Orders an active_learning actor to spread the known labels (people's,\n"
+    "gold, auto-accepted) to their unlabelled neighbours now (Propagate):\n"
+    "label spreading over a kNN graph of the items. A result whose\n"
+    "confidence meets its class threshold (fitted on the validation sample)\n"
+    "is stored as source propagation; 'annotatectl stats' counts them.\n"
+    "  --reason TEXT   recorded with the order (default: manual)\n"
+    "Exit 5 when no propagation is possible (e.g. no active_learning actor).\n";
+
 static const char retrain_help[] =
     "usage: annotatectl retrain [--reason TEXT] [-o table|json]\n"
     "\n"
@@ -122,33 +133,70 @@ cmd_label (ctl_t *ctl, int argc, char **argv)
 /* ---- retrain ---------------------------------------------------------------- */
 
 static void
+print_order (uint64_t order, const char *actor_name, const char *worker_name)
+{
+    char actor[256], worker[256];
+    printf ("order   %" PRIu64 "\n", order);
+    printf ("actor   %s\n", ctl_escape (actor_name, 80, actor, sizeof actor));
+    printf ("worker  %s\n", ctl_escape (worker_name, 80, worker, sizeof worker));
+}
+
+static void
 print_retrain (const ProtobufCMessage *m)
 {
     const Annotate__V1__RetrainResponse *r = (const Annotate__V1__RetrainResponse *) m;
-    char actor[256], worker[256];
-    printf ("order   %" PRIu64 "\n", r->order);
-    printf ("actor   %s\n", ctl_escape (r->actor, 80, actor, sizeof actor));
-    printf ("worker  %s\n", ctl_escape (r->worker, 80, worker, sizeof worker));
+    print_order (r->order, r->actor, r->worker);
+}
+
+static void
+print_propagate (const ProtobufCMessage *m)
+{
+    const Annotate__V1__PropagateResponse *r = (const Annotate__V1__PropagateResponse *) m;
+    print_order (r->order, r->actor, r->worker);
+}
+
+/*  The [--reason TEXT] of retrain and propagate; CTL_PARSED when *reason is set.  */
+static int
+reason_opt (ctl_t *ctl, int argc, char **argv, const char *help, const char **reason)
+{
+    static const struct option longopts[] = { CTL_GLOBAL_LONGOPTS,
+                                              { "reason", required_argument, NULL, 's' },
+                                              { NULL, 0, NULL, 0 } };
+    *reason = "manual";
+    int rc = ctl_getopt (ctl, argc, argv, "o:", longopts, help, string_opt, reason);
+    if (rc == CTL_PARSED && optind < argc)
+        return ctl_usage (ctl, "unexpected argument '%s'", argv[optind]);
+    return rc;
 }
 
 int
 cmd_retrain (ctl_t *ctl, int argc, char **argv)
 {
-    static const struct option longopts[] = { CTL_GLOBAL_LONGOPTS,
-                                              { "reason", required_argument, NULL, 's' },
-                                              { NULL, 0, NULL, 0 } };
-    const char *reason = "manual";
-    int rc = ctl_getopt (ctl, argc, argv, "o:", longopts, retrain_help, string_opt, &reason);
+    Annotate__V1__RetrainRequest req = ANNOTATE__V1__RETRAIN_REQUEST__INIT;
+    const char *reason;
+    int rc = reason_opt (ctl, argc, argv, retrain_help, &reason);
     if (rc != CTL_PARSED)
         return rc;
-    if (optind < argc)
-        return ctl_usage (ctl, "unexpected argument '%s'", argv[optind]);
-    Annotate__V1__RetrainRequest req = ANNOTATE__V1__RETRAIN_REQUEST__INIT;
     req.reason = (char *) reason;
     ProtobufCMessage *resp;
     rc = call (ctl, CTL_METHOD ("Retrain"), &req.base,
                &annotate__v1__retrain_response__descriptor, &resp);
     return rc != CTL_EXIT_OK ? rc : print_and_free (ctl, resp, print_retrain);
+}
+
+int
+cmd_propagate (ctl_t *ctl, int argc, char **argv)
+{
+    Annotate__V1__PropagateRequest req = ANNOTATE__V1__PROPAGATE_REQUEST__INIT;
+    const char *reason;
+    int rc = reason_opt (ctl, argc, argv, propagate_help, &reason);
+    if (rc != CTL_PARSED)
+        return rc;
+    req.reason = (char *) reason;
+    ProtobufCMessage *resp;
+    rc = call (ctl, CTL_METHOD ("Propagate"), &req.base,
+               &annotate__v1__propagate_response__descriptor, &resp);
+    return rc != CTL_EXIT_OK ? rc : print_and_free (ctl, resp, print_propagate);
 }
 
 /* ---- models ----------------------------------------------------------------- */

@@ -185,6 +185,7 @@ int cmd_watch (ctl_t *ctl, int argc, char **argv);
 int cmd_apply (ctl_t *ctl, int argc, char **argv);
 int cmd_label (ctl_t *ctl, int argc, char **argv);
 int cmd_retrain (ctl_t *ctl, int argc, char **argv);
+int cmd_propagate (ctl_t *ctl, int argc, char **argv);
 int cmd_models (ctl_t *ctl, int argc, char **argv);
 int cmd_rollback (ctl_t *ctl, int argc, char **argv);
 int cmd_stats (ctl_t *ctl, int argc, char **argv);

@@ -24,6 +24,7 @@ static const char usage_text[] =
     "  apply -f FILE          apply (or --dry-run) a cluster manifest\n"
     "  label ID LABEL         a person's label for an item (SubmitLabel)\n"
     "  retrain                train a new model version now\n"
+    "  propagate              spread known labels to unlabelled neighbours now\n"
     "  models                 model versions with their metrics\n"
     "  rollback VERSION       make an older model version current\n"
     "  stats                  active learning: queue, reviews, budget, accuracy, thresholds\n"
@@ -57,6 +58,7 @@ static const command_t commands[] = {
     { "status", cmd_status }, { "health", cmd_health }, { "ingest", cmd_ingest },
     { "get", cmd_get },       { "ls", cmd_ls },         { "watch", cmd_watch },
     { "apply", cmd_apply },   { "label", cmd_label },   { "retrain", cmd_retrain },
+    { "propagate", cmd_propagate },
     { "models", cmd_models }, { "rollback", cmd_rollback }, { "stats", cmd_stats },
     { "review", cmd_review },
 };

@@ -1,5 +1,6 @@
 /*  active_learning_actor.c: keeps the auto-accept thresholds of the
-    current model in step with the validation sample, between retrains.
+    current model in step with the validation sample, between retrains,
+    and runs label propagation (propagation_job.h) on propagate orders.
 
     People keep answering the random validation sample; each answer makes
     the estimate of what the current model's confidence means a little
@@ -16,7 +17,9 @@
     the new one.
 
     Takes on its pipe:
-      "RETRAIN" [packed RetrainOrder]  a refit order (refit set)
+      "RETRAIN" [packed RetrainOrder]  a refit order (refit set) or a propagate order
+                                       (propagate set: pull every item, spread, answer
+                                       with "PROPAGATED" pieces)
       "DATA" [packed TrainData]        a page of the validation sample
       "MODEL" [version be64] [model_t * | empty]  the current model
       "CONFIG" [packed Assign]         the model spec to fall back on
@@ -25,8 +28,10 @@
     Sends:
       "PULL" [packed TrainPull]        the next page
       "UPLOAD" [packed ModelUpload]    the refitted thresholds (info), or an error
+      "PROPAGATED" [packed Propagated] propagation results, or an error
 */
 #include "actors/actors.h"
+#include "actors/propagation_job.h"
 #include "actors/retrain_thresholds.h"
 
 #include <inttypes.h>
@@ -47,6 +52,7 @@ typedef struct {
     model_t *model;
     uint64_t version;
     Annotate__V1__RetrainOrder *order;      /* NULL: idle */
+    propagation_job_t *job;                 /* a propagate order's, else NULL */
     features_config_t features;
     zhashx_t *classes;                      /* label -> class index + 1 */
     char *after;
@@ -83,6 +89,7 @@ s_reset (self_t *self)
     self->n = self->cap = 0;
     zhashx_destroy (&self->classes);
     zstr_free (&self->after);
+    propagation_job_destroy (&self->job);
     if (self->order)
         annotate__v1__retrain_order__free_unpacked (self->order, NULL);
     self->order = NULL;
@@ -93,11 +100,19 @@ s_fail (self_t *self, const char *why)
 {
     log_warn (LOG, "%s: refit order %" PRIu64 " failed: %s", self->config->name,
               self->order->order, why);
-    Annotate__V1__ModelUpload up = ANNOTATE__V1__MODEL_UPLOAD__INIT;
-    up.order = self->order->order;
-    up.error = (char *) why;
-    s_send (self, "UPLOAD", &up.base);
-    snprintf (self->status, sizeof self->status, "idle; refit %" PRIu64 " failed: %.120s",
+    if (self->order->propagate) {
+        Annotate__V1__Propagated p = ANNOTATE__V1__PROPAGATED__INIT;
+        p.order = self->order->order;
+        p.error = (char *) why;
+        s_send (self, "PROPAGATED", &p.base);
+    }
+    else {
+        Annotate__V1__ModelUpload up = ANNOTATE__V1__MODEL_UPLOAD__INIT;
+        up.order = self->order->order;
+        up.error = (char *) why;
+        s_send (self, "UPLOAD", &up.base);
+    }
+    snprintf (self->status, sizeof self->status, "idle; order %" PRIu64 " failed: %.120s",
               self->order->order, why);
     self->failed++;
     s_reset (self);
@@ -126,8 +141,21 @@ s_on_order (self_t *self, zframe_t *packed)
     self->order = o;
     const Annotate__V1__ModelSpec *spec = o->spec ? o->spec : self->config->model;
     const char *bad = NULL;
+    if (o->propagate) {
+        char err[256] = "";
+        if (!spec || !(self->job = propagation_job_new (spec, o->propagation, err, sizeof err))) {
+            s_fail (self, spec ? err : "no model spec");
+            return;
+        }
+        self->after = strdup ("");
+        self->last_data_us = time_mono_us ();
+        snprintf (self->status, sizeof self->status, "propagation %" PRIu64 ": pulling items",
+                  o->order);
+        s_pull (self);
+        return;
+    }
     if (!o->refit)
-        bad = "not a refit order";
+        bad = "not a refit or propagate order";
     else if (!spec)
         bad = "no model spec";
     else if ((bad = model_spec_check (spec)) != NULL)
@@ -221,6 +249,34 @@ s_fit (self_t *self)
     s_reset (self);
 }
 
+/*  Spreads the labels and sends the results in pieces.  */
+static void
+s_propagate (self_t *self)
+{
+    char err[256] = "";
+    size_t n = propagation_job_size (self->job);
+    int64_t t0 = time_mono_us ();
+    if (propagation_job_run (self->job, err, sizeof err) != 0) {
+        s_fail (self, err[0] ? err : "propagation failed");
+        return;
+    }
+    size_t pieces = 0, labels = 0;
+    Annotate__V1__Propagated p;
+    while (propagation_job_next (self->job, 0, &p)) {
+        p.order = self->order->order;
+        s_send (self, "PROPAGATED", &p.base);
+        pieces++;
+        labels += p.n_labels;
+    }
+    log_info (LOG, "%s: propagation %" PRIu64 ": %zu items, %zu labels spread in %.0f ms, sent "
+              "in %zu pieces", self->config->name, self->order->order, n, labels,
+              (double) (time_mono_us () - t0) / 1000.0, pieces);
+    snprintf (self->status, sizeof self->status, "idle; propagation %" PRIu64 ": %zu labels",
+              self->order->order, labels);
+    self->refits++;
+    s_reset (self);
+}
+
 static void
 s_on_data (self_t *self, zframe_t *packed)
 {
@@ -235,10 +291,16 @@ s_on_data (self_t *self, zframe_t *packed)
         s_fail (self, "cancelled by the coordinator");
     else {
         self->last_data_us = time_mono_us ();
-        for (size_t i = 0; i < d->n_examples; i++)
-            s_add (self, d->examples[i]);
+        for (size_t i = 0; i < d->n_examples; i++) {
+            if (self->job)
+                propagation_job_add (self->job, d->examples[i]);
+            else
+                s_add (self, d->examples[i]);
+        }
         size_t nlen = strlen (d->next_after);
-        if (d->done || self->n >= MAX_EXAMPLES)
+        if (self->job && d->done)
+            s_propagate (self);
+        else if (d->done || self->n >= MAX_EXAMPLES)
             s_fit (self);
         else if (!nlen || nlen > MAX_ID_BYTES || streq (d->next_after, self->after))
             s_fail (self, "sample pages make no progress (next_after)");
@@ -258,7 +320,7 @@ s_on_model (self_t *self, zmsg_t *m)
     model_t *model = NULL;
     if (!actor_recv_model (m, &version, &model))
         return;
-    if (self->order)
+    if (self->order && self->order->refit)
         s_fail (self, "the current model changed during the refit");
     model_destroy (&self->model);
     self->model = model;

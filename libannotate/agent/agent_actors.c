@@ -320,7 +320,7 @@ s_on_actor (agent_t *self, hosted_t *h)
         zframe_destroy (&idf);
         zframe_destroy (&body);
     }
-    else if (cmd && (streq (cmd, "PULL") || streq (cmd, "UPLOAD")))
+    else if (cmd && (streq (cmd, "PULL") || streq (cmd, "UPLOAD") || streq (cmd, "PROPAGATED")))
         agent_on_learning_reply (self, h, cmd, m);
     else if (cmd && streq (cmd, "STATUS")) {
         char *line = zmsg_popstr (m);

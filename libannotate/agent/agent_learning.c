@@ -277,14 +277,15 @@ agent_on_retrain (agent_t *self, const Annotate__V1__RetrainOrder *o)
         log_warn (AGENT_LOG, "retrain order dropped: %s", bad);
         return;
     }
-    int want = o->refit ? ACTOR_ACTIVE_LEARNING : ACTOR_RETRAINING;
+    int want = o->refit || o->propagate ? ACTOR_ACTIVE_LEARNING : ACTOR_RETRAINING;
     hosted_t *h = NULL;
     for (size_t i = 0; i < self->n_actors && !h; i++)
         if ((int) self->actors[i]->type == want && streq (self->actors[i]->name, o->actor))
             h = self->actors[i];
     if (!h) {
         log_warn (AGENT_LOG, "%s order %" PRIu64 " for actor '%.128s', which worker %s "
-                  "does not host: dropped", o->refit ? "refit" : "retrain", o->order, o->actor,
+                  "does not host: dropped",
+                  o->refit ? "refit" : o->propagate ? "propagate" : "retrain", o->order, o->actor,
                   self->name);
         return;
     }
@@ -332,6 +333,17 @@ agent_on_learning_reply (agent_t *self, hosted_t *h, const char *cmd, zmsg_t *m)
             s_send_packed (self, ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_PULL, p->order, body);
         if (p)
             annotate__v1__train_pull__free_unpacked (p, NULL);
+        return;
+    }
+    if (streq (cmd, "PROPAGATED")) {
+        Annotate__V1__Propagated *p = annotate__v1__propagated__unpack (NULL, zframe_size (body),
+                                                                        zframe_data (body));
+        if (!p)
+            return;
+        s_send_packed (self, ANNOTATE__V1__MSG_TYPE__MSG_PROPAGATED, p->order, body);
+        if ((p->done || p->error[0]) && p->order == h->order)
+            h->order = 0;
+        annotate__v1__propagated__free_unpacked (p, NULL);
         return;
     }
     Annotate__V1__ModelUpload *up = annotate__v1__model_upload__unpack (NULL, zframe_size (body),

@@ -54,6 +54,7 @@ s_engine_destroy (engine_t **e_p)
     zlistx_destroy (&e->parked);
     zlistx_destroy (&e->waiting);
     engine_learning_fini (e);
+    engine_prop_clear (e);
     store_client_destroy (&e->sync_client);
     store_client_destroy (&e->client);
     zsock_destroy (&e->events);
@@ -244,6 +245,10 @@ s_on_worker_message (engine_t *e)
         else
             engine_send_reconnect (e, msg.identity);
         break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_PROPAGATED:
+        if (w && w->alive)
+            engine_on_propagated (e, w, &msg);
+        break;
     case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD:
         if (w && w->alive)
             engine_on_model_upload (e, w, &msg);
@@ -296,6 +301,16 @@ s_on_ctl (engine_t *e)
         uint64_t order = engine_start_retrain (e, reason, err, sizeof err);
         if (order)
             zmsg_addstrf (reply, "OK %" PRIu64 " %s %s", order, e->order.actor, e->order.worker);
+        else
+            zmsg_addstrf (reply, "ERROR %s", err);
+        zstr_free (&reason);
+    }
+    else if (cmd && streq (cmd, "PROPAGATE") && zmsg_size (req) == 1) {
+        char *reason = zmsg_popstr (req);
+        char err[300];
+        uint64_t order = engine_start_propagation (e, reason, err, sizeof err);
+        if (order)
+            zmsg_addstrf (reply, "OK %" PRIu64 " %s %s", order, e->prop.actor, e->prop.worker);
         else
             zmsg_addstrf (reply, "ERROR %s", err);
         zstr_free (&reason);
@@ -398,6 +413,7 @@ s_actor (zsock_t *pipe, void *argp)
         engine_heartbeat_tick (e);
         engine_rate_tick (e);
         engine_learning_tick (e);
+        engine_prop_tick (e);
         engine_expire_batches (e);
         engine_dispatch (e);
     }
@@ -566,6 +582,26 @@ cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *or
 {
     zmsg_t *req = zmsg_new ();
     zmsg_addstr (req, "RETRAIN");
+    zmsg_addstr (req, reason && *reason ? reason : "manual");
+    char out[512];
+    if (s_client_simple (self, &req, 5000, out, sizeof out, err, errlen) != 0)
+        return -1;
+    char a[256] = "", w[256] = "";
+    unsigned long long o = 0;
+    sscanf (out, "%llu %255s %255s", &o, a, w);
+    *order = o;
+    str_copy (actor, actor_len, a);
+    str_copy (worker, worker_len, w);
+    return 0;
+}
+
+int
+cluster_client_propagate (cluster_client_t *self, const char *reason, uint64_t *order,
+                          char *actor, size_t actor_len, char *worker, size_t worker_len,
+                          char *err, size_t errlen)
+{
+    zmsg_t *req = zmsg_new ();
+    zmsg_addstr (req, "PROPAGATE");
     zmsg_addstr (req, reason && *reason ? reason : "manual");
     char out[512];
     if (s_client_simple (self, &req, 5000, out, sizeof out, err, errlen) != 0)

@@ -20,6 +20,7 @@
                            placement, batch size, heartbeat settings and
                            taxonomy, and re-assigns actors on workers
       RETRAIN <reason>  -> "OK <order> <actor> <worker>" or "ERROR <message>"
+      PROPAGATE <reason> -> the same, for a label propagation order
       CORRECTION <id> <label> -> "OK" (online update broadcast)
       MODEL <version>   -> "OK" (a new current version: distribute it)
 */
@@ -67,6 +68,12 @@ int cluster_client_apply (cluster_client_t *self, const char *manifest_text, siz
 int cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *order,
                             char *actor, size_t actor_len, char *worker, size_t worker_len,
                             char *err, size_t errlen);
+
+/*  Orders a label propagation now (an active_learning actor runs it). 0
+    with the order, actor and worker; -1 with err set.  */
+int cluster_client_propagate (cluster_client_t *self, const char *reason, uint64_t *order,
+                              char *actor, size_t actor_len, char *worker, size_t worker_len,
+                              char *err, size_t errlen);
 
 /*  A person labelled id: annotation actors take an online step. 0 or -1. */
 int cluster_client_correction (cluster_client_t *self, const char *id, const char *label);

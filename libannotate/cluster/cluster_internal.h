@@ -147,6 +147,17 @@ typedef struct {
         int64_t started_us;
     } refit;
     uint64_t sample_at_fit;         /* validation answers when thresholds were last fitted */
+    struct {                        /* a propagation order (cluster_propagate.c) */
+        uint64_t id;                /* 0: none running */
+        char *worker, *actor;
+        int64_t started_us;
+        float *threshold;           /* per taxonomy label, from the first piece; > 1: never */
+        size_t n_threshold;
+        double claim_lower;
+        bool have_info;
+        uint64_t seen, stored;
+    } prop;
+    uint64_t human_at_prop;         /* human labels when the last propagation went out */
     uint64_t next_order;
     uint64_t human_at_order;        /* human label count when the last order went out */
     uint64_t retrains;
@@ -161,7 +172,32 @@ typedef struct {
     size_t drops_logged, drops_suppressed;
 } engine_t;
 
+/* a page of training data being built (cluster_learning.c, cluster_propagate.c) */
+typedef struct {
+    Annotate__V1__TrainExample *ex;
+    Annotate__V1__TrainExample **ptrs;
+    Annotate__V1__Item **items;
+    size_t n, cap, bytes, max_bytes;
+    bool validation_only;       /* a refit order: only validation-sample items */
+    bool full;                  /* an item did not fit: the page is not the last */
+    char *last;
+} page_t;
+
+/* cluster_propagate.c */
+uint64_t engine_start_propagation (engine_t *e, const char *reason, char *err, size_t errlen);
+void engine_prop_tick (engine_t *e);
+bool engine_is_prop (engine_t *e, uint64_t order, const worker_t *w);
+bool engine_prop_page_item (void *arg, const char *id, size_t id_len, const item_state_t *st,
+                            const uint8_t *label, size_t label_len, const uint8_t *item,
+                            size_t item_len);
+void engine_on_propagated (engine_t *e, worker_t *w, wire_msg_t *msg);
+void engine_prop_clear (engine_t *e);
+
 /* cluster_refit.c */
+/*  An active_learning actor on an alive worker, or NULL.  */
+const manifest_actor_t *engine_al_actor (engine_t *e, worker_t **where);
+/*  NULL when thresholds from a worker fit the taxonomy and the manifest.  */
+const char *engine_check_thresholds (engine_t *e, const Annotate__V1__ModelInfo *info);
 void engine_refit_tick (engine_t *e);
 bool engine_is_refit (engine_t *e, uint64_t order, const worker_t *w);
 void engine_on_refit_upload (engine_t *e, Annotate__V1__ModelUpload *up);

@@ -295,22 +295,16 @@ engine_learning_tick (engine_t *e)
 
 /* ---- training data ------------------------------------------------------------ */
 
-typedef struct {
-    Annotate__V1__TrainExample *ex;
-    Annotate__V1__TrainExample **ptrs;
-    Annotate__V1__Item **items;
-    size_t n, cap, bytes, max_bytes;
-    bool validation_only;       /* a refit order: only validation-sample items */
-    char *last;
-} page_t;
 
 static bool
 s_on_training (void *arg, const char *id, size_t id_len, const char *label, size_t label_len,
                const uint8_t *item, size_t item_len, bool validation)
 {
     page_t *p = arg;
-    if (p->n >= p->cap || p->bytes + item_len + label_len + 64 > p->max_bytes)
+    if (p->n >= p->cap || p->bytes + item_len + label_len + 64 > p->max_bytes) {
+        p->full = true;
         return false;
+    }
     if (p->validation_only && !validation) {
         free (p->last);     /* skipped, but paging goes on after it */
         p->last = strndup (id, id_len);
@@ -346,8 +340,9 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
     size_t alen = pull && pull->after_id ? strlen (pull->after_id) : 0;
     const char *bad = NULL;     /* data.error starts as protobuf-c's "" */
     bool refit = pull && engine_is_refit (e, pull->order, w);
-    if (!pull || (!refit && (!e->order.id || pull->order != e->order.id
-                             || strcmp (w->name, e->order.worker) != 0)))
+    bool prop = pull && engine_is_prop (e, pull->order, w);
+    if (!pull || (!refit && !prop && (!e->order.id || pull->order != e->order.id
+                                      || strcmp (w->name, e->order.worker) != 0)))
         bad = "no such retrain order";
     else if (alen > STORE_MAX_ID_BYTES || !utf8_valid (pull->after_id, alen))
         bad = "after_id: not an item id";
@@ -363,12 +358,21 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
     p.ptrs = calloc (want, sizeof *p.ptrs);
     p.items = calloc (want, sizeof *p.items);
     MDB_txn *txn = store_read_begin (e->store);
-    size_t seen = txn ? store_training_after (e->store, txn, pull->after_id, want, s_on_training, &p) : 0;
+    size_t seen = 0;
+    if (txn && prop) {
+        /* every item: a page ends when it is full or the scan went far enough */
+        char *last = NULL;
+        seen = store_scan_items (e->store, txn, alen ? pull->after_id : NULL, want,
+                                 engine_prop_page_item, &p, &last);
+        free (last);
+    }
+    else if (txn)
+        seen = store_training_after (e->store, txn, pull->after_id, want, s_on_training, &p);
     store_read_end (e->store, txn);
     data.examples = p.ptrs;
     data.n_examples = p.n;
     data.next_after = p.last ? p.last : pull->after_id;
-    data.done = seen < want && p.bytes + 4096 < p.max_bytes;
+    data.done = seen < want && !p.full;
     if (wire_send (e->router, w->identity, ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA, data.order,
                    &data.base) != 0)
         log_warn (CLUSTER_LOG, "cannot send training data to %s", w->name);

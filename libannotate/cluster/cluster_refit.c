@@ -31,9 +31,8 @@ engine_refit_clear (engine_t *e)
     memset (&e->refit, 0, sizeof e->refit);
 }
 
-/*  An active_learning actor on an alive worker, or NULL.  */
-static const manifest_actor_t *
-s_refitter (engine_t *e, worker_t **where)
+const manifest_actor_t *
+engine_al_actor (engine_t *e, worker_t **where)
 {
     const manifest_t *m = e->manifest;
     for (size_t i = 0; i < m->n_workers; i++) {
@@ -77,7 +76,7 @@ engine_refit_tick (engine_t *e)
     if (answers < e->sample_at_fit + m->al_refit_every)
         return;
     worker_t *w = NULL;
-    const manifest_actor_t *actor = s_refitter (e, &w);
+    const manifest_actor_t *actor = engine_al_actor (e, &w);
     if (!actor)
         return;
     Annotate__V1__ModelSpec spec;
@@ -116,9 +115,8 @@ s_unit (double v)
     return isfinite (v) && v >= 0.0 && v <= 1.0;
 }
 
-/*  NULL when the refit's thresholds fit the taxonomy and are in range.  */
-static const char *
-s_check (engine_t *e, const Annotate__V1__ModelInfo *info)
+const char *
+engine_check_thresholds (engine_t *e, const Annotate__V1__ModelInfo *info)
 {
     const manifest_t *m = e->manifest;
     if (info->n_thresholds != m->n_labels)
@@ -181,7 +179,7 @@ engine_on_refit_upload (engine_t *e, Annotate__V1__ModelUpload *up)
         return;
     }
     const char *bad = !up->info || up->total_size || up->data.len ? "not a refit answer"
-                                                                   : s_check (e, up->info);
+                                                                   : engine_check_thresholds (e, up->info);
     if (!bad && version != e->current_model)
         bad = "the current model changed meanwhile";
     if (bad) {

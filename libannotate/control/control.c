@@ -43,6 +43,7 @@ static const struct {
     { SVC "NextReview", handle_next_review },
     { SVC "SubmitReview", handle_submit_review },
     { SVC "Stats", handle_stats },
+    { SVC "Propagate", handle_propagate },
     { "/grpc.health.v1.Health/Check", handle_health },
 };
 

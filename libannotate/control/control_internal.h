@@ -54,6 +54,7 @@ void handle_rollback (handler_ctx_t *h);
 void handle_next_review (handler_ctx_t *h);
 void handle_submit_review (handler_ctx_t *h);
 void handle_stats (handler_ctx_t *h);
+void handle_propagate (handler_ctx_t *h);
 
 /*  A string field: at most max bytes (1..max when required) of valid
     UTF-8; else the call is failed with INVALID_ARGUMENT naming field.  */

@@ -1,5 +1,5 @@
 /*  learning.c: the control calls of the learning loop: SubmitLabel (a
-    person's label), Retrain, ListModels and Rollback.
+    person's label), Retrain, ListModels, Rollback and Propagate.
 
     A human label is durable before anything else happens: the writer
     commits it, then the cluster actor broadcasts it as a correction so
@@ -165,4 +165,29 @@ handle_rollback (handler_ctx_t *h)
     Annotate__V1__RollbackResponse resp = ANNOTATE__V1__ROLLBACK_RESPONSE__INIT;
     resp.current = version;
     call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+}
+
+void
+handle_propagate (handler_ctx_t *h)
+{
+    Annotate__V1__PropagateRequest *req = (Annotate__V1__PropagateRequest *) call_unary_request (
+        &h->call, &annotate__v1__propagate_request__descriptor);
+    if (!req)
+        return;
+    if (control_check_text (h, req->reason, 200, false, "reason")) {
+        char actor[256], worker[256], err[512];
+        Annotate__V1__PropagateResponse resp = ANNOTATE__V1__PROPAGATE_RESPONSE__INIT;
+        if (!h->cluster)
+            call_fail (&h->call, GRPC_STATUS_UNAVAILABLE, "cluster actor unavailable");
+        else if (cluster_client_propagate (h->cluster, req->reason, &resp.order, actor,
+                                           sizeof actor, worker, sizeof worker, err, sizeof err)
+                 != 0)
+            call_fail (&h->call, GRPC_STATUS_FAILED_PRECONDITION, "%s", err);
+        else {
+            resp.actor = actor;
+            resp.worker = worker;
+            call_finish (&h->call, GRPC_STATUS_OK, NULL, &resp.base);
+        }
+    }
+    protobuf_c_message_free_unpacked (&req->base, NULL);
 }

@@ -229,6 +229,24 @@ al_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char 
     }
 }
 
+static const char *const prop_keys[]
+    = { "n_neighbors", "alpha", "max_iter", "tol", "sketch_dim", "every" };
+
+static int
+prop_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const char *path)
+{
+    (void) target;
+    manifest_t *m = p->m;
+    switch (field) {
+    case 0: return mget_u32 (p, v, path, 2, 200, &m->prop_n_neighbors);
+    case 1: return mget_double (p, v, path, 0.0, 1.0, true, &m->prop_alpha);
+    case 2: return mget_u32 (p, v, path, 1, 10000, &m->prop_max_iter);
+    case 3: return mget_double (p, v, path, 0.0, 1.0, true, &m->prop_tol);
+    case 4: return mget_u32 (p, v, path, 16, 4096, &m->prop_sketch_dim);
+    default: return mget_u64 (p, v, path, 0, UINT64_MAX, &m->prop_every);
+    }
+}
+
 /* ---- taxonomy ---------------------------------------------------------- */
 
 static const char *const label_keys[] = { "name", "description", "examples" };
@@ -377,7 +395,8 @@ parse_workers (mparse_t *p, const ynode_t *v, const char *path)
 /* ---- the document -------------------------------------------------------- */
 
 static const char *const root_keys[]
-    = { "cluster", "coordinator", "items", "taxonomy", "workers", "model", "active_learning" };
+    = { "cluster", "coordinator", "items", "taxonomy", "workers", "model", "active_learning",
+        "propagation" };
 static const char *const cluster_keys[] = { "name" };
 
 static int
@@ -397,8 +416,10 @@ root_field (mparse_t *p, void *target, size_t field, const ynode_t *v, const cha
         return parse_workers (p, v, path);
     case 5:
         return mwalk_map (p, v, path, true, model_keys, N_MODEL_KEYS, model_field, NULL, &seen);
-    default:
+    case 6:
         return mwalk_map (p, v, path, true, al_keys, N_AL_KEYS, al_field, NULL, &seen);
+    default:
+        return mwalk_map (p, v, path, true, prop_keys, 6, prop_field, NULL, &seen);
     }
 }
 
@@ -446,6 +467,12 @@ set_defaults (manifest_t *m, const char *source_name)
     m->al_threshold_rule = strdup ("pooled");
     m->al_target_scope = strdup ("labels");
     m->al_refit_every = 20;
+    m->prop_n_neighbors = 7;
+    m->prop_alpha = 0.2;
+    m->prop_max_iter = 30;
+    m->prop_tol = 1e-3;
+    m->prop_sketch_dim = 256;
+    m->prop_every = 0;
     m->cluster_name = strdup ("annotate");
     m->grpc_listen = strdup ("127.0.0.1:7400");
     m->cluster_bind = strdup ("tcp://127.0.0.1:7401");
@@ -481,7 +508,7 @@ parse_tree (mparse_t *p, const ynode_t *root)
                                    "coordinator, workers), got %s",
                       root->kind == YNODE_SEQUENCE ? "a sequence" : "a scalar");
     uint32_t seen;
-    if (mwalk_map (p, root, "", false, root_keys, 7, root_field, NULL, &seen))
+    if (mwalk_map (p, root, "", false, root_keys, 8, root_field, NULL, &seen))
         return -1;
     return check_cross (p);
 }

@@ -128,6 +128,14 @@ typedef struct {
     uint64_t al_seed;           /* active_learning.seed, default 1: sample draw, cold-start order */
     double al_validation_share; /* active_learning.validation_share, default 0.25: of each review batch */
 
+    /* propagation: label spreading over the kNN graph (graph/spread.h) */
+    uint32_t prop_n_neighbors;  /* propagation.n_neighbors, default 7 (as scikit-learn); 2..200 */
+    double prop_alpha;          /* propagation.alpha, default 0.2; (0, 1] */
+    uint32_t prop_max_iter;     /* propagation.max_iter, default 30 */
+    double prop_tol;            /* propagation.tol, default 1e-3 */
+    uint32_t prop_sketch_dim;   /* propagation.sketch_dim, default 256: text sketch size */
+    uint64_t prop_every;        /* propagation.every people's labels a run is ordered; 0: on demand */
+
     char *source_name;          /* the file name errors were reported against */
 } manifest_t;
 

@@ -284,6 +284,19 @@ store_status_t store_txn_put_model (store_t *self, MDB_txn *txn, const uint8_t *
     version is absent.  */
 store_status_t store_txn_set_thresholds (store_t *self, MDB_txn *txn, uint64_t version,
                                          const Annotate__V1__ModelInfo *info);
+/*  Label propagation results (store_review.c). An accepted label (its
+    class threshold met) replaces an item's label when that is none or a
+    machine label, never a person's, gold, auto or a duplicate's, and never
+    on a validation-sample item (people answer those): it is stored as
+    source propagation, the item leaves the review queue and its
+    duplicates follow. A label that was not accepted is not stored; when
+    it disagrees with the item's machine label and the item waits for
+    review as uncertain, the item moves up the queue (priority = the larger
+    of its uncertainty and the propagation's confidence). *applied counts
+    the labels stored.  */
+store_status_t store_txn_propagated (store_t *self, MDB_txn *txn, const store_label_t *labels,
+                                     const bool *accepted, size_t n, int64_t now_ms,
+                                     uint64_t *applied, char *err, size_t errlen);
 /*  Makes a stored version current (rollback); STORE_NOT_FOUND if absent.  */
 store_status_t store_txn_set_current_model (store_t *self, MDB_txn *txn, uint64_t version);
 

@@ -452,3 +452,88 @@ store_review_migrate (store_t *self, MDB_txn *txn)
         rc = store_put_meta_u64 (self, txn, "src_counts", 1);
     return rc;
 }
+
+/* ---- label propagation --------------------------------------------------------- */
+
+/*  A propagation that disagrees with the machine label of an uncertain
+    queued item makes it more worth a person's look.  */
+static int
+s_disagreement (store_t *self, MDB_txn *txn, const char *id, size_t id_len, item_state_t *st,
+                const Annotate__V1__Label *prop)
+{
+    if (st->review != ANNOTATE__V1__REVIEW_REASON__REASON_UNCERTAIN
+        || st->source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL)
+        return 0;
+    MDB_val key = { id_len, (void *) id }, val;
+    if (mdb_get (txn, self->labels, &key, &val) != 0)
+        return 0;
+    Annotate__V1__Label *cur = annotate__v1__label__unpack (NULL, val.mv_size, val.mv_data);
+    int rc = 0;
+    if (cur && cur->label && strcmp (cur->label, prop->label) != 0) {
+        float score = cur->uncertainty > prop->confidence ? cur->uncertainty : prop->confidence;
+        if (score > score_of (st->priority)) {
+            rc = store_review_dequeue (self, txn, id, id_len, st);
+            if (!rc)
+                rc = enqueue (self, txn, id, id_len, st,
+                              ANNOTATE__V1__REVIEW_REASON__REASON_UNCERTAIN, score);
+            if (!rc)
+                rc = store_put_state (self, txn, &key, st);
+        }
+    }
+    if (cur)
+        protobuf_c_message_free_unpacked (&cur->base, NULL);
+    return rc;
+}
+
+store_status_t
+store_txn_propagated (store_t *self, MDB_txn *txn, const store_label_t *labels,
+                      const bool *accepted, size_t n, int64_t now_ms, uint64_t *applied,
+                      char *err, size_t errlen)
+{
+    *applied = 0;
+    uint64_t last_seq = store_last_key (txn, self->history);
+    for (size_t i = 0; i < n; i++) {
+        const store_label_t *l = &labels[i];
+        size_t id_len = l->id ? strlen (l->id) : 0;
+        item_state_t st;
+        if (!l->label || !l->label->label || id_len == 0 || id_len > STORE_MAX_ID_BYTES
+            || store_get_state (self, txn, l->id, id_len, &st) != 0
+            || (st.flags & (ITEM_FLAG_DUPLICATE | ITEM_FLAG_VALIDATION))
+            || (st.source && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_NONE
+                && st.source != ANNOTATE__V1__LABEL_SOURCE__SOURCE_MODEL))
+            continue;
+        int rc = 0;
+        if (!accepted[i])
+            rc = s_disagreement (self, txn, l->id, id_len, &st, l->label);
+        else {
+            Annotate__V1__Label copy = *l->label;
+            copy.time_ms = now_ms;
+            copy.source = ANNOTATE__V1__LABEL_SOURCE__SOURCE_PROPAGATION;
+            rc = store_review_dequeue (self, txn, l->id, id_len, &st);
+            if (!rc && st.ticket) {
+                /* labelled before an annotation actor got to it */
+                uint8_t kb[8];
+                be64_put (kb, st.ticket);
+                MDB_val tkey = { 8, kb };
+                rc = mdb_del (txn, self->pending, &tkey, NULL);
+                if (rc == MDB_NOTFOUND)
+                    rc = 0;
+                st.ticket = 0;
+            }
+            if (!rc)
+                rc = store_append_event (self, txn, ++last_seq, l->id, &copy, &st);
+            MDB_val key = { id_len, (void *) l->id };
+            if (!rc)
+                rc = store_put_state (self, txn, &key, &st);
+            if (!rc)
+                rc = store_dedup_follow (self, txn, l->id, &copy, now_ms, &last_seq);
+            if (!rc)
+                ++*applied;
+        }
+        if (rc) {
+            err_set (err, errlen, "store: writing propagated labels: %s", mdb_strerror (rc));
+            return rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO;
+        }
+    }
+    return STORE_OK;
+}

@@ -126,6 +126,7 @@ status_for_source (Annotate__V1__LabelSource source)
     case ANNOTATE__V1__LABEL_SOURCE__SOURCE_HUMAN:
     case ANNOTATE__V1__LABEL_SOURCE__SOURCE_GOLD:
     case ANNOTATE__V1__LABEL_SOURCE__SOURCE_AUTO:
+    case ANNOTATE__V1__LABEL_SOURCE__SOURCE_PROPAGATION:  /* stored only when accepted */
         return ANNOTATE__V1__ITEM_STATUS__STATUS_ACCEPTED;
     default:
         return ANNOTATE__V1__ITEM_STATUS__STATUS_LABELLED;

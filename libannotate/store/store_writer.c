@@ -100,6 +100,9 @@ apply_one (writer_state_t *w, MDB_txn *txn, store_request_t *r, int64_t now)
             err_set (r->err, sizeof r->err, "store: cannot save the model");
         return s;
     }
+    case STORE_REQ_PROPAGATED:
+        return store_txn_propagated (w->store, txn, r->labels, r->accepted, r->n_labels, now,
+                                     &r->applied, r->err, sizeof r->err);
     case STORE_REQ_THRESHOLDS: {
         store_status_t s = store_txn_set_thresholds (w->store, txn, r->model_version, r->info);
         if (s == STORE_NOT_FOUND)

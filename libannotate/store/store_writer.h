@@ -36,7 +36,8 @@ typedef enum {
     STORE_REQ_HUMAN_LABEL = 5,  /* a person's label for one item */
     STORE_REQ_MODEL = 6,        /* store a trained model version */
     STORE_REQ_SET_MODEL = 7,    /* make a stored version current (rollback) */
-    STORE_REQ_THRESHOLDS = 8    /* refitted auto-accept thresholds of a stored version */
+    STORE_REQ_THRESHOLDS = 8,   /* refitted auto-accept thresholds of a stored version */
+    STORE_REQ_PROPAGATED = 9    /* label propagation results (labels + accepted) */
 } store_req_type_t;
 
 typedef struct {
@@ -45,7 +46,8 @@ typedef struct {
     Annotate__V1__Item *const *items;   /* INGEST */
     size_t n_items;
     bool replace;
-    const store_label_t *labels;        /* LABELS */
+    const store_label_t *labels;        /* LABELS, PROPAGATED */
+    const bool *accepted;               /* PROPAGATED: per label, its class threshold was met */
     size_t n_labels;
     const char *manifest_text;          /* MANIFEST: already validated by the caller */
     size_t manifest_len;

@@ -30,6 +30,7 @@ wire_type_name (Annotate__V1__MsgType type)
     case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_PULL: return "TRAIN_PULL";
     case ANNOTATE__V1__MSG_TYPE__MSG_TRAIN_DATA: return "TRAIN_DATA";
     case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD: return "MODEL_UPLOAD";
+    case ANNOTATE__V1__MSG_TYPE__MSG_PROPAGATED: return "PROPAGATED";
     default: return "UNKNOWN";
     }
 }
@@ -55,6 +56,7 @@ wire_body_descriptor (Annotate__V1__MsgType type, bool *known)
     case ANNOTATE__V1__MSG_TYPE__MSG_MODEL_UPLOAD:
         d = &annotate__v1__model_upload__descriptor;
         break;
+    case ANNOTATE__V1__MSG_TYPE__MSG_PROPAGATED: d = &annotate__v1__propagated__descriptor; break;
     case ANNOTATE__V1__MSG_TYPE__MSG_RECONNECT:
     case ANNOTATE__V1__MSG_TYPE__MSG_GOODBYE: break;
     default: k = false; break;

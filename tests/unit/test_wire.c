@@ -493,7 +493,7 @@ static void
 test_unknown_type (void **state)
 {
     pair_t *p = *state;
-    int bad[] = { 0, 16, 999 };
+    int bad[] = { 0, 17, 999 };     /* 17: the first type after MSG_PROPAGATED */
     for (size_t i = 0; i < 3; i++) {
         uint8_t h[32];
         size_t hl = pack_header (h, 1, bad[i], 0);
