@@ -82,6 +82,15 @@ echo "   STALE: items not yet re-annotated by the current model version"
     --budget "${DEMO_BUDGET:-400}" --report-every 25 --settle 15
 
 echo
+echo "== label propagation: the known labels spread over the items' nearest neighbours"
+echo "   (annotatectl propagate); results that meet the class thresholds are stored"
+ctl propagate
+for _ in $(seq 50); do
+    grep -q "propagation order .* done" "$work/coordinator.log" && break
+    sleep 0.2
+done
+grep -o "propagation order .* done: .*" "$work/coordinator.log" | tail -1
+echo
 echo "== what the cluster says of itself (annotatectl stats): people, auto-accepted"
 echo "   labels and their estimated accuracy, the review queue, per-class thresholds"
 ctl stats
