@@ -4,7 +4,7 @@
 # the review queue on, 200 digits, people's labels (SubmitLabel) until
 # models are trained and thresholds fitted and refitted, the review calls
 # (NextReview, SubmitReview: accept, correct, skip, a repeated answer, bad
-# requests), Stats, then SIGTERM. Any valgrind error fails the test.
+# requests), Stats, a label propagation, then SIGTERM. Any valgrind error fails the test.
 # Skipped in the sanitizer build (ASan and valgrind do not mix).
 export ANNOTATE_VALGRIND=1
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +74,17 @@ st = stub.Stats(pb.StatsRequest(), timeout=30)
 assert st.reviews >= 62, st
 PY
 expect_rc 0 ctl stats
+
+say "label propagation under valgrind"
+expect_rc 0 ctl -o json propagate --reason valgrind
+order=$(jq -r '.order' "$T/out")
+for _ in $(seq $((60 * SLOW))); do
+    grep -q "propagation order $order done\|propagation order $order failed\|propagation order $order refused" \
+        "${LOGS[coordinator]}" && break
+    sleep 1
+done
+grep -q "propagation order $order done" "${LOGS[coordinator]}" \
+    || { grep propagation "${LOGS[coordinator]}" >&2; fail "propagation order $order did not finish"; }
 
 say "SIGTERM; valgrind must report no errors"
 stop_coordinator
