@@ -151,7 +151,8 @@ typedef struct {
         uint64_t id;                /* 0: none running */
         char *worker, *actor;
         int64_t started_us;
-        float *threshold;           /* per taxonomy label, from the first piece; > 1: never */
+        float *threshold;           /* per label, from the first piece; > 1: never */
+        char **threshold_label;     /* the labels, copied when the first piece came */
         size_t n_threshold;
         double claim_lower;
         bool have_info;

@@ -34,6 +34,9 @@ engine_prop_clear (engine_t *e)
 {
     free (e->prop.worker);
     free (e->prop.actor);
+    for (size_t i = 0; i < e->prop.n_threshold; i++)
+        free (e->prop.threshold_label[i]);
+    free (e->prop.threshold_label);
     free (e->prop.threshold);
     memset (&e->prop, 0, sizeof e->prop);
 }
@@ -182,7 +185,7 @@ static float
 s_threshold (const engine_t *e, const char *label)
 {
     for (size_t i = 0; i < e->prop.n_threshold; i++)
-        if (strcmp (e->manifest->labels[i].name, label) == 0)
+        if (strcmp (e->prop.threshold_label[i], label) == 0)
             return e->prop.threshold[i];
     return 2.0f;
 }
@@ -195,11 +198,15 @@ s_take_info (engine_t *e, const Annotate__V1__ModelInfo *info)
     if (bad)
         return bad;
     const manifest_t *m = e->manifest;
+    /*  names copied: a manifest applied meanwhile must not shift them  */
     e->prop.threshold = calloc (m->n_labels ? m->n_labels : 1, sizeof *e->prop.threshold);
-    if (!e->prop.threshold)
+    e->prop.threshold_label = calloc (m->n_labels ? m->n_labels : 1, sizeof (char *));
+    if (!e->prop.threshold || !e->prop.threshold_label)
         return "out of memory";
-    e->prop.n_threshold = m->n_labels;
     for (size_t i = 0; i < m->n_labels; i++) {
+        if (!(e->prop.threshold_label[i] = strdup (m->labels[i].name)))
+            return "out of memory";
+        e->prop.n_threshold = i + 1;
         e->prop.threshold[i] = 2.0f;
         for (size_t j = 0; j < info->n_thresholds; j++) {
             const Annotate__V1__ClassThreshold *t = info->thresholds[j];
