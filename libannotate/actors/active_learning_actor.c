@@ -98,8 +98,8 @@ s_reset (self_t *self)
 static void
 s_fail (self_t *self, const char *why)
 {
-    log_warn (LOG, "%s: refit order %" PRIu64 " failed: %s", self->config->name,
-              self->order->order, why);
+    log_warn (LOG, "%s: %s order %" PRIu64 " failed: %s", self->config->name,
+              self->order->propagate ? "propagation" : "refit", self->order->order, why);
     if (self->order->propagate) {
         Annotate__V1__Propagated p = ANNOTATE__V1__PROPAGATED__INIT;
         p.order = self->order->order;

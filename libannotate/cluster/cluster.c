@@ -413,7 +413,6 @@ s_actor (zsock_t *pipe, void *argp)
         engine_heartbeat_tick (e);
         engine_rate_tick (e);
         engine_learning_tick (e);
-        engine_prop_tick (e);
         engine_expire_batches (e);
         engine_dispatch (e);
     }

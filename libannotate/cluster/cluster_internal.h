@@ -157,6 +157,7 @@ typedef struct {
         double claim_lower;
         bool have_info;
         uint64_t seen, stored;
+        uint64_t sent;              /* items sent in its pages: the most labels it may answer */
     } prop;
     uint64_t human_at_prop;         /* human labels when the last propagation went out */
     uint64_t next_order;
@@ -193,6 +194,7 @@ bool engine_prop_page_item (void *arg, const char *id, size_t id_len, const item
                             size_t item_len);
 void engine_on_propagated (engine_t *e, worker_t *w, wire_msg_t *msg);
 void engine_prop_clear (engine_t *e);
+void engine_worker_orders_gone (engine_t *e, const char *worker);
 
 /* cluster_refit.c */
 /*  An active_learning actor on an alive worker, or NULL.  */

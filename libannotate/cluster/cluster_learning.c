@@ -230,6 +230,7 @@ engine_start_retrain (engine_t *e, const char *reason, char *err, size_t errlen)
     e->order.started_us = time_mono_us ();
     e->order.parent = e->current_model;
     e->human_at_order = st.human_labels;
+    e->human_at_prop = st.human_labels;
     e->sample_at_fit = engine_validation_answers (e);
     e->last_order_us = time_mono_us ();
     e->retrains++;
@@ -262,6 +263,7 @@ engine_learning_tick (engine_t *e)
         return;
     e->next_trigger_us = now + TRIGGER_EVERY_US;
     engine_refit_tick (e);
+    engine_prop_tick (e);
     if (e->order.id) {
         if (now - e->order.started_us > ORDER_TIMEOUT_US) {
             log_warn (CLUSTER_LOG, "retrain order %" PRIu64 " timed out", e->order.id);
@@ -301,9 +303,15 @@ s_on_training (void *arg, const char *id, size_t id_len, const char *label, size
                const uint8_t *item, size_t item_len, bool validation)
 {
     page_t *p = arg;
-    if (p->n >= p->cap || p->bytes + item_len + label_len + 64 > p->max_bytes) {
+    bool alone_too_big = item_len + label_len + 64 > p->max_bytes;
+    if (p->n >= p->cap || (p->bytes + item_len + label_len + 64 > p->max_bytes && !alone_too_big)) {
         p->full = true;
         return false;
+    }
+    if (alone_too_big) {    /* larger than any page: passed over, paging goes on */
+        free (p->last);
+        p->last = strndup (id, id_len);
+        return true;
     }
     if (p->validation_only && !validation) {
         free (p->last);     /* skipped, but paging goes on after it */
@@ -357,7 +365,7 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
     p.ex = calloc (want, sizeof *p.ex);
     p.ptrs = calloc (want, sizeof *p.ptrs);
     p.items = calloc (want, sizeof *p.items);
-    MDB_txn *txn = store_read_begin (e->store);
+    MDB_txn *txn = p.ex && p.ptrs && p.items ? store_read_begin (e->store) : NULL;
     size_t seen = 0;
     if (txn && prop) {
         /* every item: a page ends when it is full or the scan went far enough */
@@ -365,6 +373,7 @@ engine_on_train_pull (engine_t *e, worker_t *w, wire_msg_t *msg)
         seen = store_scan_items (e->store, txn, alen ? pull->after_id : NULL, want,
                                  engine_prop_page_item, &p, &last);
         free (last);
+        e->prop.sent += p.n;
     }
     else if (txn)
         seen = store_training_after (e->store, txn, pull->after_id, want, s_on_training, &p);
@@ -603,6 +612,7 @@ engine_learning_init (engine_t *e)
     e->current_model = st.current_model;
     e->latest_model = st.models;
     e->human_at_order = st.human_labels;
+    e->human_at_prop = st.human_labels;
     e->sample_at_fit = engine_validation_answers (e);
     e->cold_start_tried = st.models > 0;
 }

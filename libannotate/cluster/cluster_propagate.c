@@ -63,6 +63,11 @@ engine_start_propagation (engine_t *e, const char *reason, char *err, size_t err
         err_set (err, errlen, "propagation order %" PRIu64 " is still running", e->prop.id);
         return 0;
     }
+    if (e->refit.id) {      /* the same actor runs both: one would cancel the other */
+        err_set (err, errlen, "a threshold refit (order %" PRIu64 ") is running: try again in a "
+                              "moment", e->refit.id);
+        return 0;
+    }
     worker_t *w = NULL;
     const manifest_actor_t *actor = engine_al_actor (e, &w);
     if (!actor) {
@@ -89,9 +94,14 @@ engine_start_propagation (engine_t *e, const char *reason, char *err, size_t err
         err_set (err, errlen, "cannot reach worker %s", w->name);
         return 0;
     }
-    e->prop.id = o.order;
     e->prop.worker = strdup (w->name);
     e->prop.actor = strdup (actor->name);
+    if (!e->prop.worker || !e->prop.actor) {
+        engine_prop_clear (e);
+        err_set (err, errlen, "out of memory");
+        return 0;
+    }
+    e->prop.id = o.order;
     e->prop.started_us = time_mono_us ();
     store_stats_t st;
     if (store_read_stats (e->store, &st))
@@ -119,6 +129,20 @@ engine_prop_tick (engine_t *e)
         e->human_at_prop = st.human_labels;     /* retry after as many more */
 }
 
+/*  A worker that died or left answers none of its orders: they end now
+    rather than at their timeout (a retrain has its own timeout).  */
+void
+engine_worker_orders_gone (engine_t *e, const char *worker)
+{
+    if (e->prop.id && e->prop.worker && strcmp (e->prop.worker, worker) == 0) {
+        log_warn (CLUSTER_LOG, "propagation order %" PRIu64 " lost with worker %s", e->prop.id,
+                  worker);
+        engine_prop_clear (e);
+    }
+    if (e->refit.id && e->refit.worker && strcmp (e->refit.worker, worker) == 0)
+        engine_refit_clear (e);
+}
+
 bool
 engine_is_prop (engine_t *e, uint64_t order, const worker_t *w)
 {
@@ -142,14 +166,15 @@ engine_prop_page_item (void *arg, const char *id, size_t id_len, const item_stat
                        const uint8_t *label, size_t label_len, const uint8_t *item, size_t item_len)
 {
     page_t *p = arg;
-    if (p->n >= p->cap || p->bytes + item_len + 64 > p->max_bytes) {
+    bool alone_too_big = item_len + 64 > p->max_bytes;
+    if (p->n >= p->cap || (p->bytes + item_len + 64 > p->max_bytes && !alone_too_big)) {
         p->full = true;
         return false;
     }
     free (p->last);
     p->last = strndup (id, id_len);
-    if (st->flags & ITEM_FLAG_DUPLICATE)
-        return true;
+    if ((st->flags & ITEM_FLAG_DUPLICATE) || alone_too_big)
+        return true;    /* a copy, or larger than any page: passed over */
     Annotate__V1__Item *it = annotate__v1__item__unpack (NULL, item_len, item);
     if (!it)
         return true;
@@ -289,9 +314,9 @@ engine_on_propagated (engine_t *e, worker_t *w, wire_msg_t *msg)
             return;
         }
     }
-    if (p->n_labels > PROP_MAX_LABELS) {
-        log_warn (CLUSTER_LOG, "propagation order %" PRIu64 ": a piece of %zu labels refused",
-                  p->order, p->n_labels);
+    if (p->n_labels > PROP_MAX_LABELS || e->prop.seen + p->n_labels > e->prop.sent) {
+        log_warn (CLUSTER_LOG, "propagation order %" PRIu64 ": a piece of %zu labels refused "
+                  "(more than the %" PRIu64 " items sent)", p->order, p->n_labels, e->prop.sent);
         engine_prop_clear (e);
         return;
     }

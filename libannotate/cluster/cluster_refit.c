@@ -66,6 +66,8 @@ engine_refit_tick (engine_t *e)
     if (!engine_learning_enabled (e) || !m->al_enabled || !m->al_auto_accept
         || !m->al_refit_every || !e->current_model)
         return;
+    if (e->prop.id)
+        return;     /* the same actor runs propagations: a refit would cancel it */
     if (e->refit.id) {
         if (time_mono_us () - e->refit.started_us < REFIT_TIMEOUT_US)
             return;
@@ -143,7 +145,10 @@ engine_check_thresholds (engine_t *e, const Annotate__V1__ModelInfo *info)
         return "unknown threshold rule";
     /*  The claim must be the one the manifest asks for and hold up on the
         figures sent with it: one bad upload must not auto-accept all.  */
-    if (fabs (info->target_accuracy - m->al_target_accuracy) > 1e-9)
+    /*  With auto-accept off the spec asks for no thresholds (target 0):
+        then none may be enabled.  */
+    bool wanted = m->al_enabled && m->al_auto_accept && strcmp (m->model_type, "none") != 0;
+    if (fabs (info->target_accuracy - (wanted ? m->al_target_accuracy : 0.0)) > 1e-9)
         return "fitted for another target accuracy";
     size_t enabled = 0;
     uint64_t above = 0, correct = 0;
@@ -157,6 +162,8 @@ engine_check_thresholds (engine_t *e, const Annotate__V1__ModelInfo *info)
         above += t->n_above;
         correct += t->n_correct;
     }
+    if (enabled && !wanted)
+        return "thresholds enabled while auto-accept is off";
     if (enabled && (info->accept_sample != above || above > info->n_validation_sample))
         return "accepted sample does not add up";
     bool dataset = m->al_target_scope && strcmp (m->al_target_scope, "dataset") == 0;

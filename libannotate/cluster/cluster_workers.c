@@ -313,6 +313,7 @@ static size_t
 s_retire (engine_t *e, worker_t *w)
 {
     w->alive = false;
+    engine_worker_orders_gone (e, w->name);
     /*  Collect first: taking a batch changes the table we walk.  */
     zlistx_t *ids = zlistx_new ();
     for (batch_t *b = zhashx_first (e->batches); b; b = zhashx_next (e->batches))
