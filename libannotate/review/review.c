@@ -225,26 +225,38 @@ typedef struct {
     uint8_t *reasons;
     float *scores;
     sparse_vec_t *vecs;
+    Annotate__V1__Item **items;         /* unpacked under the lock, featurised outside it */
     size_t n;
     size_t validation, max_validation;  /* validation-sample items taken, and the cap */
     bool features;
+    features_config_t fcfg;             /* copied under the lock */
+    float max_sim;
+    bool stratified;
 } pool_t;
 
+/*  The candidate's item, read while the scan's transaction is open.  */
 static void
-s_featurise (pool_t *p, size_t i, const char *id, size_t id_len)
+s_keep_item (pool_t *p, size_t i, const char *id, size_t id_len)
 {
-    sparse_vec_init (&p->vecs[i]);
-    if (!p->features)
-        return;
-    Annotate__V1__Item *item = NULL;
-    if (store_get_item (p->self->store, p->txn, id, id_len, &item, NULL, NULL) != 0 || !item)
-        return;
-    char err[128];
-    if (features_extract (&p->self->cfg.features, item->text, strlen (item->text), item->vector,
-                          item->n_vector, &p->vecs[i], err, sizeof err)
-        != 0)
-        p->vecs[i].n = 0;   /* unlike everything: still reviewable */
-    protobuf_c_message_free_unpacked (&item->base, NULL);
+    p->items[i] = NULL;
+    if (p->features)
+        store_get_item (p->self->store, p->txn, id, id_len, &p->items[i], NULL, NULL);
+}
+
+/*  Features of every candidate, with no lock held: they are what the
+    diversity pick compares. An item without features is unlike all.  */
+static void
+s_featurise_all (pool_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        sparse_vec_init (&p->vecs[i]);
+        Annotate__V1__Item *it = p->items[i];
+        char err[128];
+        if (it && features_extract (&p->fcfg, it->text, strlen (it->text), it->vector,
+                                    it->n_vector, &p->vecs[i], err, sizeof err)
+                      != 0)
+            p->vecs[i].n = 0;
+    }
 }
 
 static bool
@@ -269,19 +281,19 @@ s_on_entry (void *arg, const uint8_t *key, size_t key_len, const char *id, size_
         p->validation += sample;
         p->reasons[p->n] = reason;
         p->scores[p->n] = priority;
-        s_featurise (p, p->n, id, id_len);
+        s_keep_item (p, p->n, id, id_len);
         p->n++;
     }
     return p->n < p->want && p->scanned < p->scan_limit;
 }
 
 static size_t
-s_pick (review_t *self, pool_t *p, size_t max, size_t *order)
+s_pick (pool_t *p, size_t max, size_t *order)
 {
     bool cold = p->n > 0;
     for (size_t i = 0; i < p->n; i++)
         cold = cold && p->reasons[i] == ANNOTATE__V1__REVIEW_REASON__REASON_COLD_START;
-    if (p->n <= max || !(self->cfg.diversity_max_sim > 0 || (cold && self->cfg.stratified))) {
+    if (p->n <= max || !(p->max_sim > 0 || (cold && p->stratified))) {
         size_t n = p->n < max ? p->n : max;
         for (size_t i = 0; i < n; i++)
             order[i] = i;
@@ -293,10 +305,10 @@ s_pick (review_t *self, pool_t *p, size_t max, size_t *order)
     for (size_t i = 0; i < p->n; i++)
         vp[i] = &p->vecs[i];
     size_t n;
-    if (cold && self->cfg.stratified)      /* pure spread: every candidate scores alike */
+    if (cold && p->stratified)      /* pure spread: every candidate scores alike */
         n = al_diverse_pick (vp, NULL, p->n, max, 1.0f, order);
     else
-        n = al_diverse_pick (vp, p->scores, p->n, max, self->cfg.diversity_max_sim, order);
+        n = al_diverse_pick (vp, p->scores, p->n, max, p->max_sim, order);
     free (vp);
     return n;
 }
@@ -306,12 +318,16 @@ s_pool_free (pool_t *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free (p->ids[i]);
-        sparse_vec_free (&p->vecs[i]);
+        if (p->vecs)
+            sparse_vec_free (&p->vecs[i]);
+        if (p->items && p->items[i])
+            protobuf_c_message_free_unpacked (&p->items[i]->base, NULL);
     }
     free (p->ids);
     free (p->reasons);
     free (p->scores);
     free (p->vecs);
+    free (p->items);
 }
 
 static bool
@@ -337,6 +353,106 @@ s_grant (review_t *self, const char *reviewer, char *id, uint8_t reason, float p
     return true;
 }
 
+/*  How many more answers the budgets allow now, leases out counted.  */
+static uint64_t
+s_budget_left (review_t *self, int64_t now_ms, uint64_t human_labels)
+{
+    uint64_t left = (uint64_t) -1, leased = zhashx_size (self->by_item);
+    if (self->cfg.budget_total)
+        left = self->cfg.budget_total > human_labels + leased
+                   ? self->cfg.budget_total - human_labels - leased
+                   : 0;
+    if (self->cfg.budget_per_hour) {
+        uint64_t used = s_answers_last_hour (self, now_ms) + leased;
+        uint64_t hour_left = self->cfg.budget_per_hour > used ? self->cfg.budget_per_hour - used : 0;
+        left = hour_left < left ? hour_left : left;
+    }
+    return left;
+}
+
+/*  Phase 1, under the lock: the candidates from the head of the queue
+    (and their items), the budget and the depth. False when none may be
+    leased (why says so).  */
+static bool
+s_collect (review_t *self, pool_t *p, size_t *max, int64_t now_ms, char *why, size_t whylen,
+           uint64_t *depth)
+{
+    MDB_txn *txn = store_read_begin (self->store);
+    if (!txn) {
+        snprintf (why, whylen, "the store cannot be read");
+        return false;
+    }
+    store_review_stats_t st;
+    store_review_stats (self->store, txn, &st);
+    *depth = st.queue[0];
+    s_expire (self, now_ms);
+    bool ok = !s_budget_spent (self, now_ms, st.human_labels, why, whylen);
+    if (ok) {
+        uint64_t left = s_budget_left (self, now_ms, st.human_labels);
+        if (*max > left)
+            *max = (size_t) left;
+        size_t want = *max * (self->cfg.stratified ? STRATIFIED_FACTOR : POOL_FACTOR);
+        p->want = want > MAX_CANDIDATES ? MAX_CANDIDATES : want;
+        /* the validation sample heads the queue; a share of each batch
+           keeps it growing without starving the informative items */
+        p->max_validation = (size_t) ((double) *max * self->cfg.validation_share + 0.999);
+        p->scan_limit = zhashx_size (self->by_item) + p->want + 4096;
+        p->features = self->cfg.diversity_max_sim > 0 || self->cfg.stratified;
+        p->fcfg = self->cfg.features;
+        p->max_sim = self->cfg.diversity_max_sim;
+        p->stratified = self->cfg.stratified;
+        p->txn = txn;
+        p->ids = calloc (p->want, sizeof *p->ids);
+        p->reasons = calloc (p->want, 1);
+        p->scores = calloc (p->want, sizeof *p->scores);
+        p->vecs = calloc (p->want, sizeof *p->vecs);
+        p->items = calloc (p->want, sizeof *p->items);
+        if (p->ids && p->reasons && p->scores && p->vecs && p->items)
+            store_review_scan (self->store, txn, NULL, 0, (size_t) -1, s_on_entry, p);
+        p->txn = NULL;
+        if (!p->n)
+            snprintf (why, whylen, "%s", st.queue[0] ? "every queued item is leased or was skipped by you"
+                                                     : "the review queue is empty");
+        ok = p->n > 0;
+    }
+    store_read_end (self->store, txn);
+    return ok;
+}
+
+/*  Phase 3, under the lock again: grants the picked candidates that are
+    still queued, not leased by someone else meanwhile, within budget.  */
+static size_t
+s_grant_picked (review_t *self, pool_t *p, const size_t *order, size_t n, const char *reviewer,
+                int64_t now_ms, int64_t expires, review_task_t *out, char *why, size_t whylen)
+{
+    MDB_txn *txn = store_read_begin (self->store);
+    if (!txn)
+        return 0;
+    store_review_stats_t st;
+    store_review_stats (self->store, txn, &st);
+    s_expire (self, now_ms);
+    uint64_t left = s_budget_left (self, now_ms, st.human_labels);
+    size_t granted = 0;
+    for (size_t i = 0; i < n && granted < left; i++) {
+        size_t k = order[i];
+        item_state_t state;
+        if (zhashx_lookup (self->by_item, p->ids[k])
+            || store_get_item (self->store, txn, p->ids[k], strlen (p->ids[k]), NULL, NULL, &state)
+                   != 0
+            || !state.review)
+            continue;   /* leased or answered while we picked */
+        if (s_grant (self, reviewer, p->ids[k], p->reasons[k], p->scores[k], expires,
+                     &out[granted])) {
+            granted++;
+            p->ids[k] = NULL;   /* the task owns it now */
+        }
+    }
+    store_read_end (self->store, txn);
+    if (!granted)
+        snprintf (why, whylen, "the items picked were taken meanwhile: ask again");
+    return granted;
+}
+
 size_t
 review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s, int64_t now_ms,
               review_task_t *out, char *why, size_t whylen, uint64_t *depth)
@@ -347,64 +463,24 @@ review_lease (review_t *self, const char *reviewer, size_t max, uint32_t lease_s
         max = 1;
     if (max > REVIEW_MAX_BATCH)
         max = REVIEW_MAX_BATCH;
+    pool_t p = { .self = self, .reviewer = reviewer, .now_ms = now_ms };
     pthread_mutex_lock (&self->lock);
-    MDB_txn *txn = store_read_begin (self->store);
-    if (!txn) {
-        pthread_mutex_unlock (&self->lock);
-        snprintf (why, whylen, "the store cannot be read");
-        return 0;
-    }
-    store_review_stats_t st;
-    store_review_stats (self->store, txn, &st);
-    *depth = st.queue[0];
-    s_expire (self, now_ms);
-    size_t granted = 0;
-    if (!s_budget_spent (self, now_ms, st.human_labels, why, whylen)) {
-        uint64_t left = (uint64_t) -1, leased = zhashx_size (self->by_item);
-        if (self->cfg.budget_total)
-            left = self->cfg.budget_total - st.human_labels - leased;
-        if (self->cfg.budget_per_hour) {
-            uint64_t hour_left
-                = self->cfg.budget_per_hour - s_answers_last_hour (self, now_ms) - leased;
-            left = hour_left < left ? hour_left : left;
-        }
-        if (max > left)
-            max = (size_t) left;
-        size_t want = max * (self->cfg.stratified ? STRATIFIED_FACTOR : POOL_FACTOR);
-        if (want > MAX_CANDIDATES)
-            want = MAX_CANDIDATES;
-        /* the validation sample heads the queue; a share of each batch
-           keeps it growing without starving the informative items */
-        size_t max_validation = (size_t) ((double) max * self->cfg.validation_share + 0.999);
-        pool_t p = { .self = self, .txn = txn, .reviewer = reviewer, .now_ms = now_ms,
-                     .want = want, .scan_limit = zhashx_size (self->by_item) + want + 4096,
-                     .max_validation = max_validation,
-                     .features = self->cfg.diversity_max_sim > 0 || self->cfg.stratified };
-        p.ids = calloc (want, sizeof *p.ids);
-        p.reasons = calloc (want, 1);
-        p.scores = calloc (want, sizeof *p.scores);
-        p.vecs = calloc (want, sizeof *p.vecs);
-        if (p.ids && p.reasons && p.scores && p.vecs)
-            store_review_scan (self->store, txn, NULL, 0, (size_t) -1, s_on_entry, &p);
-        size_t *order = calloc (max, sizeof *order);
-        size_t n = order ? s_pick (self, &p, max, order) : 0;
-        int64_t expires = now_ms + (int64_t) (lease_s ? lease_s : self->cfg.lease_s) * 1000;
-        for (size_t i = 0; i < n; i++) {
-            size_t k = order[i];
-            if (s_grant (self, reviewer, p.ids[k], p.reasons[k], p.scores[k], expires,
-                         &out[granted])) {
-                granted++;
-                p.ids[k] = NULL;    /* the task owns it now */
-            }
-        }
-        free (order);
-        s_pool_free (&p);
-        if (!granted)
-            snprintf (why, whylen, "%s", st.queue[0] ? "every queued item is leased or was skipped by you"
-                                                       : "the review queue is empty");
-    }
-    store_read_end (self->store, txn);
+    uint32_t length = lease_s ? lease_s : self->cfg.lease_s;
+    bool any = s_collect (self, &p, &max, now_ms, why, whylen, depth);
     pthread_mutex_unlock (&self->lock);
+    size_t granted = 0;
+    if (any) {
+        /* phase 2, no lock held: the features and the diversity pick */
+        s_featurise_all (&p);
+        size_t *order = calloc (max, sizeof *order);
+        size_t n = order ? s_pick (&p, max, order) : 0;
+        pthread_mutex_lock (&self->lock);
+        granted = s_grant_picked (self, &p, order, n, reviewer, now_ms,
+                                  now_ms + (int64_t) length * 1000, out, why, whylen);
+        pthread_mutex_unlock (&self->lock);
+        free (order);
+    }
+    s_pool_free (&p);
     return granted;
 }
 

@@ -26,9 +26,14 @@
     review in the last hour (plus leases out).
 
     Thread-safe: gRPC handler threads call it concurrently; one mutex
-    guards the lease table. review_lease takes it before opening its read
-    transaction, so the queue it reads is never older than the leases it
-    checks (an item answered meanwhile cannot be leased again).
+    guards the lease table. review_lease works in three steps: under the
+    mutex, with a short read transaction, it collects candidates from the
+    queue head; with no lock held it featurises them and picks the batch;
+    under the mutex again, with a fresh read transaction, it grants only
+    the picked items that are still queued and not leased meanwhile (so an
+    item answered or leased by someone else in between is never granted)
+    and that the budgets still allow. No read transaction is held while
+    features are computed.
 */
 #ifndef ANNOTATE_REVIEW_H
 #define ANNOTATE_REVIEW_H
