@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "actors/model_spec.h"
+#include "actors/retrain_thresholds.h"
 #include "al/al.h"
 #include "features/features.h"
 #include "graph/knn.h"
@@ -42,8 +43,7 @@ struct propagation_job {
     bool ran, info_sent, done_sent;
     size_t cursor;
     Annotate__V1__ModelInfo info;
-    Annotate__V1__ClassThreshold *th_items;
-    Annotate__V1__ClassThreshold **th_ptrs;
+    retrain_thresholds_t th;                /* what info's thresholds point into */
     Annotate__V1__ItemLabel *piece;
     Annotate__V1__ItemLabel **piece_ptrs;
     size_t piece_cap;
@@ -142,8 +142,7 @@ propagation_job_destroy (propagation_job_t **self_p)
     sparse_vec_free (&self->x);
     free (self->sketch);
     free (self->entries);
-    free (self->th_items);
-    free (self->th_ptrs);
+    retrain_thresholds_free (&self->th);
     free (self->piece);
     free (self->piece_ptrs);
     free (self);
@@ -254,62 +253,23 @@ s_sample (const propagation_job_t *self, size_t *n_out, uint64_t *correct)
     return s;
 }
 
-/*  Fills self->info from the fit, as retrain_thresholds.c does for a model.  */
+/*  Fills self->info from the fit on the validation sample, the same way a
+    retraining actor does for a model (retrain_thresholds.h).  */
 static int
 s_fit (propagation_job_t *self)
 {
-    size_t k = self->spec->n_labels;
-    al_fit_config_t cfg;
-    bool wanted = model_spec_fit_config (self->spec, &cfg);
-    if (!wanted)
-        cfg.pooled = true;
     size_t n;
     uint64_t correct;
     al_sample_t *s = s_sample (self, &n, &correct);
-    al_threshold_t *fit = calloc (k, sizeof *fit);
-    free (self->th_items);
-    free (self->th_ptrs);
-    self->th_items = calloc (k, sizeof *self->th_items);
-    self->th_ptrs = calloc (k, sizeof *self->th_ptrs);
-    if (!s || !fit || !self->th_items || !self->th_ptrs) {
-        free (s);
-        free (fit);
-        return -1;
-    }
-    al_fit_thresholds (s, n, k, &cfg, fit);
     Annotate__V1__ModelInfo *info = &self->info;
     annotate__v1__model_info__init (info);
-    for (size_t c = 0; c < k; c++) {
-        Annotate__V1__ClassThreshold *t = &self->th_items[c];
-        annotate__v1__class_threshold__init (t);
-        t->label = self->spec->labels[c];
-        t->enabled = wanted && fit[c].enabled;
-        t->threshold = t->enabled ? fit[c].threshold : 2.0f;
-        t->n_above = fit[c].n_above;
-        t->n_correct = fit[c].n_correct;
-        t->accuracy = fit[c].accuracy;
-        t->lower = fit[c].lower;
-        t->upper = fit[c].upper;
-        self->th_ptrs[c] = t;
-    }
-    info->thresholds = self->th_ptrs;
-    info->n_thresholds = k;
-    info->class_count = (uint32_t)k;
+    int rc = s ? retrain_fill_thresholds (s, n, correct, (const char *const *) self->spec->labels,
+                                          self->spec->n_labels, self->spec, &self->th, info)
+               : -1;
+    info->class_count = (uint32_t) self->spec->n_labels;
     info->hash_bits = self->features.hash_bits;
-    info->n_validation_sample = (uint32_t)n;
-    info->sample_accuracy = n ? (double)correct / (double)n : 0;
-    al_wilson (correct, n, cfg.z, &info->sample_lower, &info->sample_upper);
-    info->target_accuracy = wanted ? cfg.target : 0;
-    info->threshold_rule = cfg.pooled ? "pooled" : "per_class";
-    al_pooled_interval (fit, k, cfg.z, &info->accept_accuracy, &info->accept_lower,
-                        &info->accept_upper);
-    uint64_t accepted = 0;
-    for (size_t c = 0; wanted && c < k; c++)
-        accepted += fit[c].enabled ? fit[c].n_above : 0;
-    info->accept_sample = (uint32_t)accepted;
     free (s);
-    free (fit);
-    return 0;
+    return rc;
 }
 
 int

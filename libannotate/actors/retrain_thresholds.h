@@ -18,6 +18,7 @@
 
 #include "annotate/v1/annotate.pb-c.h"
 #include "annotate/v1/cluster.pb-c.h"
+#include "al/al.h"
 #include "model/model.h"
 
 typedef struct {
@@ -32,6 +33,16 @@ typedef struct {
 void retrain_fit_thresholds (const model_t *model, const Annotate__V1__ModelSpec *spec,
                              const model_example_t *sample, size_t n,
                              retrain_thresholds_t *th, Annotate__V1__ModelInfo *info);
+
+/*  The same from a sample already scored (predicted class, confidence,
+    truth; correct of n predicted right), by whatever made the predictions
+    (a model, label spreading). labels[k] are the class names (borrowed
+    until th is freed). th is freed first, so it can be refilled. 0, or -1
+    when out of memory (info untouched).  */
+int retrain_fill_thresholds (const al_sample_t *s, size_t n, uint64_t correct,
+                             const char *const *labels, size_t k,
+                             const Annotate__V1__ModelSpec *spec, retrain_thresholds_t *th,
+                             Annotate__V1__ModelInfo *info);
 
 void retrain_thresholds_free (retrain_thresholds_t *th);
 

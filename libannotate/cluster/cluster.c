@@ -574,13 +574,14 @@ s_client_simple (cluster_client_t *self, zmsg_t **req, int timeout_ms, char *out
     return rc;
 }
 
-int
-cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *order,
-                        char *actor, size_t actor_len, char *worker, size_t worker_len,
-                        char *err, size_t errlen)
+/*  RETRAIN and PROPAGATE: "OK <order> <actor> <worker>".  */
+static int
+s_client_order (cluster_client_t *self, const char *cmd, const char *reason, uint64_t *order,
+                char *actor, size_t actor_len, char *worker, size_t worker_len, char *err,
+                size_t errlen)
 {
     zmsg_t *req = zmsg_new ();
-    zmsg_addstr (req, "RETRAIN");
+    zmsg_addstr (req, cmd);
     zmsg_addstr (req, reason && *reason ? reason : "manual");
     char out[512];
     if (s_client_simple (self, &req, 5000, out, sizeof out, err, errlen) != 0)
@@ -595,23 +596,21 @@ cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *or
 }
 
 int
+cluster_client_retrain (cluster_client_t *self, const char *reason, uint64_t *order,
+                        char *actor, size_t actor_len, char *worker, size_t worker_len,
+                        char *err, size_t errlen)
+{
+    return s_client_order (self, "RETRAIN", reason, order, actor, actor_len, worker, worker_len,
+                           err, errlen);
+}
+
+int
 cluster_client_propagate (cluster_client_t *self, const char *reason, uint64_t *order,
                           char *actor, size_t actor_len, char *worker, size_t worker_len,
                           char *err, size_t errlen)
 {
-    zmsg_t *req = zmsg_new ();
-    zmsg_addstr (req, "PROPAGATE");
-    zmsg_addstr (req, reason && *reason ? reason : "manual");
-    char out[512];
-    if (s_client_simple (self, &req, 5000, out, sizeof out, err, errlen) != 0)
-        return -1;
-    char a[256] = "", w[256] = "";
-    unsigned long long o = 0;
-    sscanf (out, "%llu %255s %255s", &o, a, w);
-    *order = o;
-    str_copy (actor, actor_len, a);
-    str_copy (worker, worker_len, w);
-    return 0;
+    return s_client_order (self, "PROPAGATE", reason, order, actor, actor_len, worker,
+                           worker_len, err, errlen);
 }
 
 int
