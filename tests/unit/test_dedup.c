@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 #include "util/util.h"
 
 #define TICKET  ((uint64_t) -1)      /* machine (): the item's pending ticket */
@@ -36,74 +37,20 @@
 
 static char *taxonomy[] = { "a", "b" };
 
-typedef struct {
-    char dir[64];
-    store_t *store;
-    store_policy_t policy;
-} fx_t;
-
-/* ---- fixture -------------------------------------------------------------- */
-
-static void
-fx_open (fx_t *fx)
-{
-    /* no fsync: the restart test reopens in the same process */
-    store_config_t cfg = { .dir = fx->dir, .initial_map_bytes = 8u << 20, .no_sync = true };
-    char err[256] = "";
-    fx->store = store_open (&cfg, err, sizeof err);
-    if (!fx->store)
-        fail_msg ("store_open: %s", err);
-}
-
-static int
-rm_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
+/* ---- fixture (store_fixture.h) ----------------------------------------- */
 
 static int
 setup (void **state)
 {
-    fx_t *fx = calloc (1, sizeof *fx);
-    if (!fx)
-        return -1;
-    strcpy (fx->dir, "/tmp/test_dedup.XXXXXX");
-    if (!mkdtemp (fx->dir)) {
-        free (fx);
-        return -1;
-    }
-    fx->policy = (store_policy_t) { .vector_dim = DIM, .labels = taxonomy, .n_labels = 2,
-                                    .dedup = true };
-    fx_open (fx);
-    *state = fx;
-    return 0;
+    store_policy_t policy = { .vector_dim = DIM, .labels = taxonomy, .n_labels = 2,
+                              .dedup = true };
+    return fx_setup (state, "test_dedup", policy);
 }
 
 static int
 teardown (void **state)
 {
-    fx_t *fx = *state;
-    store_destroy (&fx->store);
-    nftw (fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free (fx);
-    return 0;
-}
-
-static MDB_txn *
-wbegin (fx_t *fx)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal (store_write_begin (fx->store, &txn), 0);
-    return txn;
-}
-
-static void
-wcommit (fx_t *fx, MDB_txn *txn)
-{
-    assert_int_equal (store_write_commit (fx->store, txn), 0);
+    return fx_teardown (state);
 }
 
 /* ---- writes ------------------------------------------------------------------ */

@@ -27,6 +27,7 @@
 #include "al/al.h"
 #include "review/review.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "util/util.h"
 
 #define T0          1700000000000LL     /* a fixed "now" for the leases */
@@ -43,72 +44,21 @@
 
 static char *taxonomy[] = { "a", "b" };
 
-typedef struct {
-    char dir[64];
-    store_t *store;
-    store_policy_t policy;
-} fx_t;
-
-/* ---- fixture -------------------------------------------------------------- */
-
-static void
-fx_open (fx_t *fx)
-{
-    /* no fsync: the restart test reopens in the same process, and the
-       concurrency test wants hundreds of items quickly */
-    store_config_t cfg = { .dir = fx->dir, .initial_map_bytes = 16u << 20, .no_sync = true };
-    char err[256] = "";
-    fx->store = store_open (&cfg, err, sizeof err);
-    if (!fx->store)
-        fail_msg ("store_open: %s", err);
-}
-
-static int
-rm_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
+/* ---- fixture (store_fixture.h) ----------------------------------------- */
 
 static int
 setup (void **state)
 {
-    fx_t *fx = calloc (1, sizeof *fx);
-    strcpy (fx->dir, "/tmp/test_review.XXXXXX");
-    if (!mkdtemp (fx->dir))
-        return -1;
-    fx->policy = (store_policy_t) { .vector_dim = 4, .labels = taxonomy, .n_labels = 2,
-                                    .al_enabled = true, .al_auto_accept = true,
-                                    .al_validation_rate = 0.0, .al_seed = 1 };
-    fx_open (fx);
-    *state = fx;
-    return 0;
+    store_policy_t policy = { .vector_dim = 4, .labels = taxonomy, .n_labels = 2,
+                              .al_enabled = true, .al_auto_accept = true,
+                              .al_validation_rate = 0.0, .al_seed = 1 };
+    return fx_setup (state, "test_review", policy);
 }
 
 static int
 teardown (void **state)
 {
-    fx_t *fx = *state;
-    store_destroy (&fx->store);
-    nftw (fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free (fx);
-    return 0;
-}
-
-static MDB_txn *
-wbegin (fx_t *fx)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal (store_write_begin (fx->store, &txn), 0);
-    return txn;
-}
-
-static void
-wcommit (fx_t *fx, MDB_txn *txn)
-{
-    assert_int_equal (store_write_commit (fx->store, txn), 0);
+    return fx_teardown (state);
 }
 
 /* ---- writes ------------------------------------------------------------------ */
