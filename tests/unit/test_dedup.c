@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
-#include "store_fixture.h"
+#include "txn_fixture.h"
 #include "util/util.h"
 
 #define TICKET  ((uint64_t) -1)      /* machine (): the item's pending ticket */
@@ -37,7 +37,7 @@
 
 static char *taxonomy[] = { "a", "b" };
 
-/* ---- fixture (store_fixture.h) ----------------------------------------- */
+/* ---- fixture (txn_fixture.h) ----------------------------------------- */
 
 static int
 setup (void **state)
